@@ -1,0 +1,26 @@
+# nino-stats: `make run` sets up and runs the main job; `make test` sets up and runs the tests; `make ui` opens the UI.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export NINO_HOME ?= $(CURDIR)/data
+
+.PHONY: run test ui bench validate
+
+$(BIN)/nino: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(BIN)/nino
+	$(BIN)/nino run
+
+test: $(BIN)/nino
+	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(BIN)/pytest
+
+ui: $(BIN)/nino
+	$(BIN)/nino ui
+
+bench: $(BIN)/nino
+	$(BIN)/python -m nino_assets.benchmarks

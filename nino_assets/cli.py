@@ -1,0 +1,137 @@
+"""The `nino` command: generate synthetic scans, run the main job over the whole series, open the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from nino_assets.paths import NinoHome
+from nino_assets.quarters import Quarter, quarters_between, series_quarters
+
+# The instance of the embedded default: SQLite storage under the data folder, and one writer at a time on the
+# DuckDB file: every asset that writes the warehouse is in the "warehouse" pool, whose limit is 1.
+INSTANCE_CONFIG = """\
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_home(home: NinoHome) -> None:
+    """Create the data folder and the Dagster instance home, and point Dagster at it."""
+    for folder in (home.scans, home.postcode_lookup.parent, home.warehouse.parent, home.dagster_home, home.outputs):
+        folder.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home.dagster_home / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.write_text(INSTANCE_CONFIG, encoding="utf-8")
+    os.environ["NINO_HOME"] = str(home.root_path)
+    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
+
+
+def _quarter_range(text: str | None) -> list[Quarter]:
+    """Parse "2002-Q1..2003-Q4" (or a single label); default: the whole series."""
+    if not text:
+        return series_quarters(date.today())
+    first, _, last = text.partition("..")
+    return quarters_between(Quarter.from_label(first), Quarter.from_label(last or first))
+
+
+def generate(home: NinoHome, quarters: list[Quarter], seed: int) -> None:
+    from nino_assets.synthetic import generate_series, write_postcode_lookup
+
+    if not home.postcode_lookup.exists():
+        write_postcode_lookup(home.postcode_lookup, seed=seed)
+        print(f"Wrote the postcode lookup to {home.postcode_lookup}")
+    started = time.perf_counter()
+    written = generate_series(quarters, home.scans, seed=seed, skip_existing=True)
+    print(
+        f"Generated {len(written)} scan file(s) in {time.perf_counter() - started:.1f} s "
+        f"({len(quarters) - len(written)} already there) in {home.scans}"
+    )
+
+
+def run_main_job(quarters: list[Quarter]) -> bool:
+    """Materialise every asset for every quarter in `quarters`, as one run recorded in the instance."""
+    import dagster as dg
+
+    from nino_assets.definitions import defs
+
+    job = defs.resolve_job_def("main")
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        tags={
+            "dagster/asset_partition_range_start": quarters[0].partition_key,
+            "dagster/asset_partition_range_end": quarters[-1].partition_key,
+        },
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def _command_generate(arguments: argparse.Namespace) -> int:
+    home = NinoHome.from_environment()
+    prepare_home(home)
+    generate(home, _quarter_range(arguments.quarters), arguments.seed)
+    return 0
+
+
+def _command_run(arguments: argparse.Namespace) -> int:
+    home = NinoHome.from_environment()
+    prepare_home(home)
+    quarters = _quarter_range(arguments.quarters)
+    generate(home, quarters, arguments.seed)
+    print(f"Materialising every asset for {quarters[0].label} .. {quarters[-1].label} in one run ...")
+    started = time.perf_counter()
+    succeeded = run_main_job(quarters)
+    print(f"The run {'succeeded' if succeeded else 'FAILED'} in {time.perf_counter() - started:.1f} s.")
+    print(
+        f"\nData folder:  {home.root_path}\n"
+        f"  landing:    {home.landing}\n"
+        f"  warehouse:  {home.warehouse}\n"
+        f"  Dagster:    {home.dagster_home}\n"
+        f"  outputs:    {home.outputs}\n"
+        "Open the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to see the assets, runs and checks."
+    )
+    return 0 if succeeded else 1
+
+
+def _command_ui(arguments: argparse.Namespace) -> int:
+    home = NinoHome.from_environment()
+    prepare_home(home)
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    command = ["dagster", "dev", "-w", str(workspace), "--host", arguments.host, "--port", str(arguments.port)]
+    os.execvp(command[0], command)
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nino_assets.synthetic import DEFAULT_SEED
+
+    parser = argparse.ArgumentParser(prog="nino", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate_parser = commands.add_parser("generate", help="write synthetic scans into the landing folder")
+    run_parser = commands.add_parser("run", help="generate missing scans, then materialise everything in one run")
+    for sub in (generate_parser, run_parser):
+        sub.add_argument("--quarters", help="a range such as 2002-Q1..2003-Q4 (default: the whole series)")
+        sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
+    generate_parser.set_defaults(handler=_command_generate)
+    run_parser.set_defaults(handler=_command_run)
+
+    ui_parser = commands.add_parser("ui", help="open the Dagster UI and daemon (dagster dev)")
+    ui_parser.add_argument("--host", default="127.0.0.1")
+    ui_parser.add_argument("--port", type=int, default=3000)
+    ui_parser.set_defaults(handler=_command_ui)
+
+    arguments = parser.parse_args(argv)
+    return arguments.handler(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""The nino-stats code location: every asset of the data journey, and the resources configured in one place."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from nino_assets.ingest import ingest_assets
+from nino_assets.paths import NinoHome
+from nino_assets.reference import reference_assets
+from nino_assets.warehouse import Warehouse
+
+ALL_ASSETS = [*reference_assets, *ingest_assets]
+
+# The main job: every asset, every quarter. `nino run` launches it over the whole range as one run.
+main_job = dg.define_asset_job("main", selection=dg.AssetSelection.all(), description="Every asset of the journey.")
+
+
+def resources(home: NinoHome) -> dict[str, object]:
+    """The resources of a data folder: the one place where the warehouse file and the landing area are chosen."""
+    return {"nino_home": home, "warehouse": Warehouse(database=str(home.warehouse))}
+
+
+def build_definitions(home: NinoHome) -> dg.Definitions:
+    return dg.Definitions(assets=ALL_ASSETS, jobs=[main_job], resources=resources(home))
+
+
+defs = build_definitions(NinoHome.from_environment())

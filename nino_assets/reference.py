@@ -1,0 +1,167 @@
+"""Reference stage: versioned classifications and lookups, each with its source and vintage."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from nino_assets.paths import NinoHome
+from nino_assets.tables import REFERENCE, Column, Table
+from nino_assets.warehouse import Warehouse, replace_table, sql_text
+
+REFERENCE_DATA = Path(__file__).resolve().parent / "reference_data"
+OWNERS = ["team:nino-production"]
+GROUP = "reference"
+
+LOCAL_AUTHORITIES = Table(
+    schema=REFERENCE,
+    name="local_authorities",
+    description="UK local authority districts with region and country.",
+    columns=(
+        Column("lad_code", "VARCHAR", "Local authority district code (December 2023).", nullable=False),
+        Column("lad_name", "VARCHAR", "Local authority district name."),
+        Column("region_code", "VARCHAR", "Region code; Wales, Scotland and Northern Ireland are their own region."),
+        Column("region_name", "VARCHAR", "Region name."),
+        Column("country_code", "VARCHAR", "Country code (England, Wales, Scotland, Northern Ireland)."),
+        Column("country_name", "VARCHAR", "Country name."),
+        Column("population_mid_2020", "BIGINT", "Mid-2020 population estimate, on 2023 boundaries."),
+    ),
+    primary_key=("lad_code",),
+)
+
+NATIONALITIES = Table(
+    schema=REFERENCE,
+    name="nationalities",
+    description="ISO countries with DWP's present-day nationality grouping and EU accession and exit dates.",
+    columns=(
+        Column("iso_alpha3", "VARCHAR", "ISO 3166-1 alpha-3 code, as the scan records nationality; null for Unknown."),
+        Column("iso_alpha2", "VARCHAR", "ISO 3166-1 alpha-2 code."),
+        Column("country_name", "VARCHAR", "Country name (CLDR)."),
+        Column("nationality", "VARCHAR", "DWP nationality label, as published."),
+        Column("subgroup", "VARCHAR", "DWP subgroup (EU14, EU8, EU2, EU Other, South Asia, ...), today's classification."),
+        Column("world_area", "VARCHAR", "DWP world area (European Union, Non-European Union (Other Europe), Asia, "
+               "Rest of the World), today's classification."),
+        Column("eu_accession_date", "DATE", "Date the country joined the EU; null if never a member."),
+        Column("eu_exit_date", "DATE", "Date the country left the EU; null if it has not."),
+        Column("is_uk", "BOOLEAN", "True for the United Kingdom, whose nationals are not overseas nationals."),
+    ),
+)
+
+POSTCODE_LOOKUP = Table(
+    schema=REFERENCE,
+    name="postcode_lookup",
+    description="Postcode to output area, local authority, region and country (NSPL-shaped).",
+    columns=(
+        Column("postcode_key", "VARCHAR", "Postcode in upper case without spaces: the matching key.", nullable=False),
+        Column("pcds", "VARCHAR", "Postcode in its usual form, e.g. 'SW1A 1AA'."),
+        Column("pcd7", "VARCHAR", "Postcode in the 7-character fixed-width form."),
+        Column("output_area_code", "VARCHAR", "2021 Census output area."),
+        Column("lad_code", "VARCHAR", "Local authority district (December 2023)."),
+        Column("region_code", "VARCHAR", "Region; the country code for Wales, Scotland and Northern Ireland."),
+        Column("country_code", "VARCHAR", "Country."),
+    ),
+    primary_key=("postcode_key",),
+)
+
+
+def _source_metadata(source: str, vintage: str, files: list[Path]) -> dict[str, object]:
+    return {
+        "source": source,
+        "vintage": vintage,
+        "files": dg.MetadataValue.json([str(path) for path in files]),
+        "sources_document": dg.MetadataValue.path(str(REFERENCE_DATA / "SOURCES.md")),
+    }
+
+
+def _materialize_reference(
+    warehouse: Warehouse, table: Table, parameters: dict[str, str], source_metadata: dict[str, object]
+) -> dg.MaterializeResult:
+    with warehouse.transaction() as connection:
+        row_count = replace_table(connection, table, sql_text(table.name), parameters)
+    return dg.MaterializeResult(
+        metadata={**source_metadata, "dagster/row_count": row_count, **table.definition_metadata()}
+    )
+
+
+@dg.asset(
+    name=LOCAL_AUTHORITIES.name,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"duckdb"},
+    pool="warehouse",
+    description=LOCAL_AUTHORITIES.description,
+    metadata=LOCAL_AUTHORITIES.definition_metadata(),
+)
+def local_authorities(warehouse: Warehouse) -> dg.MaterializeResult:
+    files = {
+        "local_authorities_csv": REFERENCE_DATA / "local_authorities.csv",
+        "la_population_csv": REFERENCE_DATA / "la_population.csv",
+    }
+    return _materialize_reference(
+        warehouse,
+        LOCAL_AUTHORITIES,
+        {name: str(path) for name, path in files.items()},
+        _source_metadata(
+            "ONS LAD December 2023 codes and names (ONSvisual/geo-scripts), regions from the ONS Geoportal "
+            "(drkane/geo-lookups); mid-2020 populations from ONS/NRS/NISRA via mySociety. OGL v3.0 / CC-BY-4.0.",
+            "LAD December 2023; population mid-2020",
+            list(files.values()),
+        ),
+    )
+
+
+@dg.asset(
+    name=NATIONALITIES.name,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"duckdb"},
+    pool="warehouse",
+    description=NATIONALITIES.description,
+    metadata=NATIONALITIES.definition_metadata(),
+)
+def nationalities(warehouse: Warehouse) -> dg.MaterializeResult:
+    files = {
+        "countries_csv": REFERENCE_DATA / "countries.csv",
+        "dwp_groups_csv": REFERENCE_DATA / "dwp_nationality_groups.csv",
+        "overrides_csv": REFERENCE_DATA / "dwp_nationality_overrides.csv",
+    }
+    return _materialize_reference(
+        warehouse,
+        NATIONALITIES,
+        {name: str(path) for name, path in files.items()},
+        _source_metadata(
+            "ISO 3166-1 (datasets/country-codes, PDDL); EU dates (jfjelstul/eums, MIT); DWP nationality "
+            "classification from the NINo summary tables to March 2018 (GSS-Cogs/ref_migration, OGL v3.0).",
+            "ISO 2026-05 snapshot; EU membership to 2021; DWP classification 2018",
+            list(files.values()),
+        ),
+    )
+
+
+@dg.asset(
+    name=POSTCODE_LOOKUP.name,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"duckdb"},
+    pool="warehouse",
+    description=POSTCODE_LOOKUP.description + " Read from the landing folder, where the lookup is delivered.",
+    metadata=POSTCODE_LOOKUP.definition_metadata(),
+)
+def postcode_lookup(warehouse: Warehouse, nino_home: NinoHome) -> dg.MaterializeResult:
+    lookup_file = nino_home.postcode_lookup
+    if not lookup_file.exists():
+        raise FileNotFoundError(f"{lookup_file}: the postcode lookup has not been delivered to the landing folder")
+    return _materialize_reference(
+        warehouse,
+        POSTCODE_LOOKUP,
+        {"postcode_lookup_csv": str(lookup_file)},
+        _source_metadata(
+            "Synthetic stand-in for the ONS National Statistics Postcode Lookup, written by the synthetic scan "
+            "generator: the real 361 local authorities, synthetic postcodes and output areas.",
+            "synthetic, local authorities of December 2023",
+            [lookup_file],
+        ),
+    )
+
+
+reference_assets = [local_authorities, nationalities, postcode_lookup]

@@ -1,0 +1,73 @@
+"""The DuckDB warehouse: one resource, one place for its file path, and the one way a partition is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from nino_assets.quarters import Quarter
+from nino_assets.tables import RAW, REFERENCE, Table
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SCHEMAS = (RAW, REFERENCE)
+
+
+def sql_text(asset_name: str) -> str:
+    """The transform of an asset, from `sql/<asset name>.sql`."""
+    return (SQL_DIR / f"{asset_name}.sql").read_text(encoding="utf-8")
+
+
+class Warehouse(DuckDBResource):
+    """DuckDB through dagster-duckdb. Connections are opened per use, never at import time, and always closed."""
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: committed when the block ends, rolled back if it raises."""
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with self.get_connection() as connection:
+            try:
+                connection.execute("BEGIN TRANSACTION")
+                for schema in SCHEMAS:
+                    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                # dagster-duckdb closes only on a clean exit; close here so the file lock is released at once
+                connection.close()
+                raise
+
+
+def ensure_table(connection: duckdb.DuckDBPyConnection, table: Table) -> None:
+    connection.execute(table.create_statement())
+
+
+def delete_partitions(connection: duckdb.DuckDBPyConnection, table: Table, quarters: Sequence[Quarter]) -> None:
+    """Remove the rows of exactly these quarters, so that writing them again replaces rather than appends."""
+    if table.partition_column is None:
+        raise ValueError(f"{table.qualified_name} is not partitioned")
+    connection.execute(
+        f"DELETE FROM {table.qualified_name} WHERE {table.partition_column} IN (SELECT unnest($labels))",
+        {"labels": [quarter.label for quarter in quarters]},
+    )
+
+
+def replace_table(connection: duckdb.DuckDBPyConnection, table: Table, select_sql: str, parameters=None) -> int:
+    """Replace an unpartitioned table's rows with a query's; returns the row count."""
+    ensure_table(connection, table)
+    connection.execute(f"DELETE FROM {table.qualified_name}")
+    connection.execute(f"INSERT INTO {table.qualified_name} BY NAME {select_sql}", parameters or {})
+    return count_rows(connection, table)
+
+
+def count_rows(connection: duckdb.DuckDBPyConnection, table: Table, quarters: Sequence[Quarter] = ()) -> int:
+    if not quarters:
+        return connection.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
+    return connection.execute(
+        f"SELECT count(*) FROM {table.qualified_name} WHERE {table.partition_column} IN (SELECT unnest($labels))",
+        {"labels": [quarter.label for quarter in quarters]},
+    ).fetchone()[0]

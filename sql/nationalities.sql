@@ -1,0 +1,47 @@
+-- Nationalities: every ISO 3166-1 country with DWP's present-day grouping (country -> subgroup -> world area) and
+-- its EU accession and exit dates, plus DWP's "Unknown". The grouping is applied to the whole series; membership at
+-- the date of registration is derived from the dates, never from the grouping.
+WITH countries AS (
+    SELECT * FROM read_csv($countries_csv, header = true, all_varchar = true)
+),
+dwp_groups AS (
+    SELECT * FROM read_csv($dwp_groups_csv, header = true, all_varchar = true)
+),
+overrides AS (
+    SELECT * FROM read_csv($overrides_csv, header = true, all_varchar = true)
+),
+countries_with_dwp_label AS (
+    SELECT
+        countries.iso_alpha3,
+        countries.iso_alpha2,
+        countries.country_name,
+        coalesce(countries.dwp_nationality, overrides.dwp_nationality) AS dwp_nationality,
+        CAST(countries.eu_accession_date AS DATE) AS eu_accession_date,
+        CAST(countries.eu_exit_date AS DATE) AS eu_exit_date
+    FROM countries
+    LEFT JOIN overrides USING (iso_alpha3)
+),
+grouped AS (
+    SELECT
+        labelled.iso_alpha3,
+        labelled.iso_alpha2,
+        labelled.country_name,
+        coalesce(labelled.dwp_nationality, 'Unknown') AS nationality,
+        CASE dwp_groups.sub_region
+            WHEN 'European Union EU15' THEN 'EU14'
+            WHEN 'European Union EU8' THEN 'EU8'
+            WHEN 'European Union EU2' THEN 'EU2'
+            WHEN 'European Union Other' THEN 'EU Other'
+            ELSE coalesce(dwp_groups.sub_region, 'Unknown')
+        END AS subgroup,
+        coalesce(dwp_groups.world_region, 'Unknown') AS world_area,
+        labelled.eu_accession_date,
+        labelled.eu_exit_date,
+        labelled.iso_alpha3 = 'GBR' AS is_uk
+    FROM countries_with_dwp_label AS labelled
+    LEFT JOIN dwp_groups ON dwp_groups.nationality = labelled.dwp_nationality
+)
+SELECT * FROM grouped
+UNION ALL
+SELECT NULL, NULL, 'Unknown', 'Unknown', 'Unknown', 'Unknown', NULL, NULL, false
+ORDER BY iso_alpha3 NULLS LAST

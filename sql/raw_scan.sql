@@ -1,0 +1,74 @@
+-- Parse the data records of a set of scan files, set-wise: one pass over every file of the run.
+-- $scan_files lists each file (path, quarter, extract date, first and last data line, as checked against its header
+-- and trailer beforehand); $scan_paths lists the same paths for read_text, which takes a constant list. Every data line comes out once: typed when it parses,
+-- with `reject_reason` saying which rule it broke when it does not. Dates must be real calendar dates, YYYY-MM-DD.
+WITH scan_files AS (
+    SELECT unnest($scan_files, recursive := true)
+),
+file_lines AS (
+    SELECT filename, string_split(content, chr(10)) AS lines
+    FROM read_text($scan_paths)
+),
+numbered_lines AS (
+    SELECT filename, generate_subscripts(lines, 1) AS line_number, unnest(lines) AS line
+    FROM file_lines
+),
+data_lines AS (
+    SELECT
+        scan_files.quarter AS scan_quarter,
+        scan_files.path AS source_file,
+        scan_files.extract_date,
+        numbered_lines.line_number,
+        numbered_lines.line,
+        string_split(numbered_lines.line, '|') AS fields
+    FROM numbered_lines
+    JOIN scan_files ON scan_files.path = numbered_lines.filename
+    WHERE numbered_lines.line_number BETWEEN scan_files.first_data_line AND scan_files.last_data_line
+),
+typed_fields AS (
+    SELECT
+        *,
+        len(fields) AS field_count,
+        TRY_CAST(fields[1] AS BIGINT) AS record_id,
+        fields[2] AS nino,
+        fields[3] AS date_of_birth_text,
+        fields[4] AS sex,
+        fields[5] AS nationality,
+        fields[6] AS registration_date_text,
+        fields[7] AS arrival_date_text,
+        nullif(fields[8], '') AS postcode
+    FROM data_lines
+),
+typed_dates AS (
+    SELECT
+        *,
+        CASE WHEN regexp_full_match(date_of_birth_text, '\d{4}-\d{2}-\d{2}')
+             THEN TRY_CAST(date_of_birth_text AS DATE) END AS date_of_birth,
+        CASE WHEN regexp_full_match(registration_date_text, '\d{4}-\d{2}-\d{2}')
+             THEN TRY_CAST(registration_date_text AS DATE) END AS registration_date,
+        CASE WHEN regexp_full_match(arrival_date_text, '\d{4}-\d{2}-\d{2}')
+             THEN TRY_CAST(arrival_date_text AS DATE) END AS arrival_date
+    FROM typed_fields
+)
+SELECT
+    scan_quarter,
+    source_file,
+    line_number,
+    extract_date,
+    record_id,
+    nino,
+    date_of_birth,
+    sex,
+    nationality,
+    registration_date,
+    arrival_date,
+    postcode,
+    line,
+    CASE
+        WHEN field_count <> 8 THEN format('expected 8 fields, found {}', field_count)
+        WHEN record_id IS NULL OR record_id <= 0 THEN 'record_id is not a positive whole number'
+        WHEN date_of_birth_text <> '' AND date_of_birth IS NULL THEN 'date_of_birth is not a real date in YYYY-MM-DD form'
+        WHEN registration_date IS NULL THEN 'registration_date is missing or not a real date in YYYY-MM-DD form'
+        WHEN arrival_date_text <> '' AND arrival_date IS NULL THEN 'arrival_date is not a real date in YYYY-MM-DD form'
+    END AS reject_reason
+FROM typed_dates
