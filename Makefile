@@ -16,7 +16,7 @@ run: $(BIN)/nino
 	$(BIN)/nino run
 
 test: $(BIN)/nino
-	$(BIN)/dagster definitions validate -w workspace.yaml
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) DAGSTER_HOME=$$(mktemp -d) $(BIN)/dg check defs
 	$(BIN)/pytest
 
 ui: $(BIN)/nino

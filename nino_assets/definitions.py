@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from nino_assets.clean import clean_assets
+from nino_assets.geography import geography_assets
 from nino_assets.ingest import ingest_assets
 from nino_assets.paths import NinoHome
 from nino_assets.reference import reference_assets
 from nino_assets.warehouse import Warehouse
 
-ALL_ASSETS = [*reference_assets, *ingest_assets]
+ALL_ASSETS = [*reference_assets, *ingest_assets, *clean_assets, *geography_assets]
 
 # The main job: every asset, every quarter. `nino run` launches it over the whole range as one run.
 main_job = dg.define_asset_job("main", selection=dg.AssetSelection.all(), description="Every asset of the journey.")

@@ -20,7 +20,7 @@ from nino_assets.partitions import quarter_range_label, quarterly_partitions, qu
 from nino_assets.paths import NinoHome
 from nino_assets.quarters import Quarter
 from nino_assets.tables import RAW, Column, Table
-from nino_assets.warehouse import Warehouse, count_rows, delete_partitions, ensure_table, sql_text
+from nino_assets.warehouse import Warehouse, count_rows, replace_partitions, stage
 
 OWNERS = ["team:nino-production"]
 GROUP = "ingest"
@@ -161,11 +161,9 @@ def check_scan_files(scans_dir: Path, quarters: list[Quarter]) -> list[CheckedSc
 def load_scans(connection, scans: list[CheckedScan]) -> dict[str, object]:
     """Replace the raw rows of these scans' quarters with the files' records, in the caller's transaction."""
     quarters = [scan.quarter for scan in scans]
-    for table in (RAW_SCAN, RAW_SCAN_REJECTS):
-        ensure_table(connection, table)
-        delete_partitions(connection, table, quarters)
-    connection.execute(
-        f"CREATE OR REPLACE TEMP TABLE parsed_scan AS {sql_text('raw_scan')}",
+    staged = stage(
+        connection,
+        RAW_SCAN.name,
         {
             "scan_files": [
                 {
@@ -180,22 +178,26 @@ def load_scans(connection, scans: list[CheckedScan]) -> dict[str, object]:
             "scan_paths": [str(scan.path) for scan in scans],
         },
     )
-    connection.execute(
-        f"INSERT INTO {RAW_SCAN.qualified_name} BY NAME "
-        f"SELECT {', '.join(RAW_SCAN.column_names)} FROM parsed_scan WHERE reject_reason IS NULL"
+    replace_partitions(
+        connection,
+        RAW_SCAN,
+        quarters,
+        f"SELECT {', '.join(RAW_SCAN.column_names)} FROM {staged} WHERE reject_reason IS NULL",
     )
-    connection.execute(
-        f"INSERT INTO {RAW_SCAN_REJECTS.qualified_name} BY NAME "
-        "SELECT scan_quarter, source_file, line_number, reject_reason AS reason, line "
-        "FROM parsed_scan WHERE reject_reason IS NOT NULL"
+    replace_partitions(
+        connection,
+        RAW_SCAN_REJECTS,
+        quarters,
+        f"SELECT scan_quarter, source_file, line_number, reject_reason AS reason, line FROM {staged} "
+        "WHERE reject_reason IS NOT NULL",
     )
     rejects_by_reason = dict(
         connection.execute(
-            "SELECT reject_reason, count(*) FROM parsed_scan WHERE reject_reason IS NOT NULL GROUP BY ALL ORDER BY 1"
+            f"SELECT reject_reason, count(*) FROM {staged} WHERE reject_reason IS NOT NULL GROUP BY ALL ORDER BY 1"
         ).fetchall()
     )
-    parsed_lines = connection.execute("SELECT count(*) FROM parsed_scan").fetchone()[0]
-    connection.execute("DROP TABLE parsed_scan")
+    parsed_lines = connection.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
+    connection.execute(f"DROP TABLE {staged}")
     declared = sum(scan.record_count for scan in scans)
     if parsed_lines != declared:
         # The line split in SQL must agree with the structural check; anything else is a bug, not bad data.

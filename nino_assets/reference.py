@@ -64,6 +64,38 @@ POSTCODE_LOOKUP = Table(
 )
 
 
+AGE_BANDS = Table(
+    schema=REFERENCE,
+    name="age_bands",
+    description="The published bands of age at registration, in completed years.",
+    columns=(
+        Column("age_band", "VARCHAR", "Band label as published, e.g. '25-29' or '60 and over'.", nullable=False),
+        Column("min_age", "INTEGER", "Youngest age in the band.", nullable=False),
+        Column("max_age", "INTEGER", "Oldest age in the band; null for the open top band."),
+        Column("sort_order", "INTEGER", "Order of the band in tables.", nullable=False),
+    ),
+    primary_key=("age_band",),
+)
+
+DISCONTINUITIES = Table(
+    schema=REFERENCE,
+    name="discontinuities",
+    description="Dated policy, operational and external changes that break the series.",
+    columns=(
+        Column("discontinuity_id", "VARCHAR", "Short identifier.", nullable=False),
+        Column("start_date", "DATE", "Date the change took effect.", nullable=False),
+        Column("end_date", "DATE", "Date a temporary effect ended; null if lasting."),
+        Column("kind", "VARCHAR", "policy, operational or external."),
+        Column("title", "VARCHAR", "Title as shown on charts."),
+        Column("description", "VARCHAR", "Plain-English explanation for the bulletin."),
+        Column("first_quarter", "VARCHAR", "Quarter of the start date, e.g. 2004-Q2."),
+    ),
+    primary_key=("discontinuity_id",),
+)
+
+TEAM_SOURCE = "Written by the nino-stats team (see reference_data/SOURCES.md)."
+
+
 def _source_metadata(source: str, vintage: str, files: list[Path]) -> dict[str, object]:
     return {
         "source": source,
@@ -164,4 +196,44 @@ def postcode_lookup(warehouse: Warehouse, nino_home: NinoHome) -> dg.Materialize
     )
 
 
-reference_assets = [local_authorities, nationalities, postcode_lookup]
+@dg.asset(
+    name=AGE_BANDS.name,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"duckdb"},
+    pool="warehouse",
+    description=AGE_BANDS.description + " Changed in reference_data/age_bands.csv and nowhere else.",
+    metadata=AGE_BANDS.definition_metadata(),
+)
+def age_bands(warehouse: Warehouse) -> dg.MaterializeResult:
+    bands_file = REFERENCE_DATA / "age_bands.csv"
+    return _materialize_reference(
+        warehouse,
+        AGE_BANDS,
+        {"age_bands_csv": str(bands_file)},
+        _source_metadata(TEAM_SOURCE + " Bands as in DWP's NINo tables.", "2026-11", [bands_file]),
+    )
+
+
+@dg.asset(
+    name=DISCONTINUITIES.name,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"duckdb"},
+    pool="warehouse",
+    description=DISCONTINUITIES.description,
+    metadata=DISCONTINUITIES.definition_metadata(),
+)
+def discontinuities(warehouse: Warehouse) -> dg.MaterializeResult:
+    discontinuities_file = REFERENCE_DATA / "discontinuities.csv"
+    return _materialize_reference(
+        warehouse,
+        DISCONTINUITIES,
+        {"discontinuities_csv": str(discontinuities_file)},
+        _source_metadata(
+            TEAM_SOURCE + " From the changes DWP's NINo bulletins explain.", "2026-11", [discontinuities_file]
+        ),
+    )
+
+
+reference_assets = [local_authorities, nationalities, postcode_lookup, age_bands, discontinuities]

@@ -14,6 +14,7 @@ import dagster as dg
 # birth, a postcode or a raw record.
 RAW = "raw"
 REFERENCE = "reference"
+STATISTICS = "stat"
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from nino_assets.quarters import Quarter
-from nino_assets.tables import RAW, REFERENCE, Table
+from nino_assets.tables import RAW, REFERENCE, STATISTICS, Table
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-SCHEMAS = (RAW, REFERENCE)
+SCHEMAS = (RAW, REFERENCE, STATISTICS)
 
 
 def sql_text(asset_name: str) -> str:
@@ -54,6 +54,22 @@ def delete_partitions(connection: duckdb.DuckDBPyConnection, table: Table, quart
         f"DELETE FROM {table.qualified_name} WHERE {table.partition_column} IN (SELECT unnest($labels))",
         {"labels": [quarter.label for quarter in quarters]},
     )
+
+
+def stage(connection: duckdb.DuckDBPyConnection, asset_name: str, parameters: dict) -> str:
+    """Run an asset's transform once into a temporary table, from which its outputs and counts are then taken."""
+    staged = f"staged_{asset_name}"
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {sql_text(asset_name)}", parameters)
+    return staged
+
+
+def replace_partitions(
+    connection: duckdb.DuckDBPyConnection, table: Table, quarters: Sequence[Quarter], select_sql: str
+) -> None:
+    """Replace exactly these quarters' rows of a partitioned table with a query's rows (matched by column name)."""
+    ensure_table(connection, table)
+    delete_partitions(connection, table, quarters)
+    connection.execute(f"INSERT INTO {table.qualified_name} BY NAME {select_sql}")
 
 
 def replace_table(connection: duckdb.DuckDBPyConnection, table: Table, select_sql: str, parameters=None) -> int:

@@ -35,7 +35,7 @@ def test_good_file_is_loaded_typed_with_line_numbers(nino_home):
     rows = raw_rows(nino_home, Q1)
     assert [row[0] for row in rows] == [3, 4, 5]
     first = rows[0]
-    assert first[1:6] == (1, "AB123456C", __import__("datetime").date(1990, 5, 17), "M", "POL")
+    assert first[1:6] == (1, "AB123456C", __import__("datetime").date(1975, 5, 17), "M", "POL")
     assert rows[1][7] is None  # empty arrival date is missing, not an error
     assert rows[2][3] is None  # missing date of birth is kept for the clean stage to count
     assert rows[1][8] == "m1 1ae"  # postcodes are kept as delivered; geocoding normalises them

@@ -4,9 +4,10 @@ Each component (one country, or the rest of a DWP sub-region) has a share in per
 in between and flat beyond the ends; a quarter's shares are the components at its midpoint, normalised. Anchors sit
 at the turning points DWP's bulletins describe: EU8 accession (May 2004), EU2 accession (2007) and the end of its
 restrictions (2014), Croatia (July 2013), the end of free movement (2021), the Ukraine schemes (2022) and the rise of
-South Asian and African registrations after 2021. The 2002-2010 anchors are fitted to DWP's EU, EU8, EU2 and Asia
-shares (`nino_published_national_2002_2010.csv`) and the 2025 anchors to the published top 15
-(`nino_published_top_nationalities_2025.csv`).
+South Asian and African registrations after 2021. The 2025 anchors are the published top 15 shares
+(`nino_published_top_nationalities_2025.csv`); for 2002-2010, world-area factors fitted to DWP's published shares
+(`nino_published_national_2002_2010.csv`) bring the EU and Asia to their published shares, and the EU8 and EU2
+anchors put those groups within two points of theirs.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ from functools import cache
 
 import numpy as np
 
-from nino_assets.synthetic.calibration import quarter_midpoint
 from nino_assets.quarters import Quarter
+from nino_assets.synthetic.calibration import quarter_midpoint
 from nino_assets.synthetic.reference import grouped_countries
 
 # Countries with their own trend: anchor time (fractional year) -> per cent of registrations.
 _COUNTRY_TRENDS: dict[str, dict[float, float]] = {
     # European Union
-    "POL": {2002.0: 1.5, 2003.5: 2.7, 2003.9: 2.8, 2004.3: 3.0, 2004.5: 11, 2004.9: 24, 2006.0: 31, 2007.5: 28, 2008.5: 21, 2009.5: 16,
-            2011.0: 14, 2014.0: 10, 2016.5: 8, 2018.5: 5.5, 2020.0: 4, 2021.2: 1.5, 2022.5: 0.6, 2024.9: 0.45},
-    "ROU": {2002.0: 1.1, 2004.5: 1.3, 2005.5: 0.35, 2006.5: 0.2, 2007.1: 2.2, 2008.5: 3.8, 2010.5: 3.2, 2013.5: 4, 2014.1: 12, 2015.5: 21,
-            2016.5: 22, 2017.5: 20, 2019.5: 19, 2020.5: 14, 2021.5: 5, 2022.5: 2.2, 2024.9: 1.2},
-    "BGR": {2002.0: 0.6, 2004.5: 0.7, 2005.5: 0.15, 2006.5: 0.1, 2007.1: 1.1, 2008.5: 2.1, 2010.5: 1.6, 2013.5: 1.5, 2014.1: 4.5,
-            2015.5: 5.5, 2016.5: 5, 2019.5: 4.5, 2020.5: 3.5, 2021.5: 1.8, 2022.5: 0.9, 2024.9: 0.5},
+    "POL": {2002.0: 1.5, 2003.5: 2.7, 2003.9: 2.8, 2004.3: 3.0, 2004.5: 11, 2004.9: 24, 2006.0: 31, 2007.5: 28,
+            2008.5: 21, 2009.5: 16, 2011.0: 14, 2014.0: 10, 2016.5: 8, 2018.5: 5.5, 2020.0: 4, 2021.2: 1.5,
+            2022.5: 0.6, 2024.9: 0.45},
+    "ROU": {2002.0: 1.1, 2004.5: 1.3, 2005.5: 0.35, 2006.5: 0.2, 2007.1: 2.2, 2008.5: 3.8, 2010.5: 3.2, 2013.5: 4,
+            2014.1: 12, 2015.5: 21, 2016.5: 22, 2017.5: 20, 2019.5: 19, 2020.5: 14, 2021.5: 5, 2022.5: 2.2,
+            2024.9: 1.2},
+    "BGR": {2002.0: 0.6, 2004.5: 0.7, 2005.5: 0.15, 2006.5: 0.1, 2007.1: 1.1, 2008.5: 2.1, 2010.5: 1.6, 2013.5: 1.5,
+            2014.1: 4.5, 2015.5: 5.5, 2016.5: 5, 2019.5: 4.5, 2020.5: 3.5, 2021.5: 1.8, 2022.5: 0.9, 2024.9: 0.5},
     "HRV": {2013.4: 0.1, 2013.6: 0.5, 2015.5: 0.9, 2020.0: 0.6, 2022.0: 0.2},
     "IRL": {2002.0: 1.5, 2020.0: 1.2, 2022.0: 1.8, 2024.9: 2.0},
     # Asia
@@ -68,9 +71,9 @@ _COUNTRY_TRENDS: dict[str, dict[float, float]] = {
 _REST_TRENDS: dict[str, dict[float, float]] = {
     "European Union EU15": {2002.0: 21, 2004.0: 20, 2005.5: 14, 2007.5: 13, 2009.5: 16, 2011.0: 17, 2013.5: 21,
                             2015.5: 16, 2016.5: 15, 2018.5: 14, 2020.0: 12, 2021.2: 5, 2022.5: 3.0},
-    "European Union EU8": {2002.0: 1.0, 2003.5: 1.8, 2003.9: 1.9, 2004.3: 2.0, 2004.5: 4.5, 2004.9: 10, 2006.0: 12.5, 2007.5: 13, 2008.5: 12,
-                           2009.5: 11, 2011.0: 11.5, 2013.5: 10, 2016.5: 7, 2019.5: 5, 2020.5: 4, 2021.5: 1.4,
-                           2022.5: 0.6, 2024.9: 0.4},
+    "European Union EU8": {2002.0: 1.0, 2003.5: 1.8, 2003.9: 1.9, 2004.3: 2.0, 2004.5: 4.5, 2004.9: 10, 2006.0: 12.5,
+                           2007.5: 13, 2008.5: 12, 2009.5: 11, 2011.0: 11.5, 2013.5: 10, 2016.5: 7, 2019.5: 5,
+                           2020.5: 4, 2021.5: 1.4, 2022.5: 0.6, 2024.9: 0.4},
     "European Union Other": {2002.0: 0.25},
     "Other Europe": {2002.0: 1.5, 2024.9: 1.3},
     "Middle East and Central Asia": {2002.0: 1.5, 2024.9: 1.3},
@@ -118,12 +121,14 @@ _UNINHABITED = frozenset({"ATF", "BVT", "CCK", "CXR", "HMD", "IOT", "PCN", "SGS"
 
 @cache
 def _components() -> tuple[tuple[str, ...], np.ndarray, np.ndarray, list[dict[float, float]], np.ndarray]:
-    """(codes, component index of each code, its weight within the component, the trends, its world-area factor index)."""
+    """(codes, each code's component, its weight within the component, the trends, its world-area factor index)."""
     countries = grouped_countries()
     codes = tuple(countries["iso_alpha3"].to_list())
     sub_regions = countries["dwp_sub_region"].to_list()
     factor_names = list(_WORLD_AREA_FACTORS)
-    factor = np.array([factor_names.index(a) if a in _WORLD_AREA_FACTORS else -1 for a in countries["dwp_world_region"]])
+    factor = np.array(
+        [factor_names.index(area) if area in _WORLD_AREA_FACTORS else -1 for area in countries["dwp_world_region"]]
+    )
     trends: list[dict[float, float]] = list(_COUNTRY_TRENDS.values()) + list(_REST_TRENDS.values())
     rest_index = {sub_region: len(_COUNTRY_TRENDS) + i for i, sub_region in enumerate(_REST_TRENDS)}
     own_index = {code: i for i, code in enumerate(_COUNTRY_TRENDS)}

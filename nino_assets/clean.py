@@ -1,0 +1,188 @@
+"""Clean stage: the scan's records under the statistical definitions, pseudonymised, with stable record keys.
+
+The rules (`sql/registrations.sql`), in the order a record is tested against them; the first it breaks is its
+exclusion reason, counted per scan quarter in `stat.registration_exclusions`:
+
+1. the NINo is well formed (`nino_format`); 2. the nationality is not British; 3. the nationality code is known;
+4. sex is recorded; 5. the date of birth is recorded; 6. it is possible (not after registration, not over 100
+years before); 7. the person was 16 or over on the registration date; 8. the registration is not dated after the
+scan's quarter; 9. nor before the series starts; 10. it is the person's first registration meeting 1-9 (any other
+is a duplicate, including one already counted from an earlier scan).
+
+Late registrations, dated in a quarter before their scan's, are counted, in the quarter of their registration date:
+they reach that quarter's figures in the first release after their scan arrives, as a revision. Their number by
+quarter is in each materialisation's metadata. De-duplication against earlier scans reads the registrations of
+earlier quarters already in the warehouse, so quarters are loaded in order: a single-run backfill does so at once.
+"""
+
+import dagster as dg
+
+from nino_assets.cell_key.record_keys import HASH_DOMAIN, RECORD_KEY_RANGE
+from nino_assets.ingest import RAW_SCAN
+from nino_assets.nino_format import NINO_REGEX
+from nino_assets.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
+from nino_assets.pseudonyms import KEY_VARIABLE, PseudonymKey
+from nino_assets.reference import AGE_BANDS, NATIONALITIES
+from nino_assets.tables import STATISTICS, Column, Table
+from nino_assets.warehouse import Warehouse, count_rows, ensure_table, replace_partitions, stage
+
+OWNERS = ["team:nino-production"]
+GROUP = "clean"
+
+_RAW = RAW_SCAN.name
+_NAT = NATIONALITIES.name
+
+REGISTRATIONS = Table(
+    schema=STATISTICS,
+    name="registrations",
+    description="Registrations counted under the statistical definitions: one row per person, pseudonymised.",
+    columns=(
+        Column("scan_quarter", "VARCHAR", "Quarter of the scan the record came in (partition).", (( _RAW, "scan_quarter"),),
+               nullable=False),
+        Column("line_number", "BIGINT", "Line of the record in its scan file: the link back to the raw layer.",
+               ((_RAW, "line_number"),), nullable=False),
+        Column("pseudonym", "VARCHAR", "HMAC-SHA256 pseudonym of the NINo (keyed; not reversible without the key).",
+               ((_RAW, "nino"),), nullable=False),
+        Column("record_key", "INTEGER", f"Record key for the cell key method, uniform in [0, {RECORD_KEY_RANGE}).",
+               ((_RAW, "nino"),), nullable=False),
+        Column("registration_date", "DATE", "Date of registration.", ((_RAW, "registration_date"),), nullable=False),
+        Column("registration_quarter", "VARCHAR", "Quarter of the registration date: the quarter it is counted in.",
+               ((_RAW, "registration_date"),), nullable=False),
+        Column("is_late_registration", "BOOLEAN", "Dated in a quarter before its scan's.",
+               ((_RAW, "registration_date"), (_RAW, "scan_quarter")), nullable=False),
+        Column("arrival_date", "DATE", "Declared date of arrival in the UK; null when not recorded.",
+               ((_RAW, "arrival_date"),)),
+        Column("age", "INTEGER", "Age in completed years on the registration date.",
+               ((_RAW, "date_of_birth"), (_RAW, "registration_date")), nullable=False),
+        Column("age_band", "VARCHAR", "Published age band.", ((_RAW, "date_of_birth"), (_RAW, "registration_date"),
+               (AGE_BANDS.name, "age_band")), nullable=False),
+        Column("sex", "VARCHAR", "Sex as recorded: F or M.", ((_RAW, "sex"),), nullable=False),
+        Column("nationality_code", "VARCHAR", "ISO 3166-1 alpha-3 code of the nationality.", ((_RAW, "nationality"),),
+               nullable=False),
+        Column("nationality", "VARCHAR", "DWP nationality label.", ((_RAW, "nationality"), (_NAT, "nationality")),
+               nullable=False),
+        Column("subgroup", "VARCHAR", "DWP subgroup, today's classification for every quarter.",
+               ((_RAW, "nationality"), (_NAT, "subgroup")), nullable=False),
+        Column("world_area", "VARCHAR", "DWP world area, today's classification for every quarter.",
+               ((_RAW, "nationality"), (_NAT, "world_area")), nullable=False),
+        Column("eu_member_at_registration", "BOOLEAN", "The nationality's country was in the EU on the registration "
+               "date (not the same as the world area).", ((_RAW, "nationality"), (_RAW, "registration_date"),
+               (_NAT, "eu_accession_date"), (_NAT, "eu_exit_date")), nullable=False),
+    ),
+    partition_column="scan_quarter",
+)
+
+REGISTRATION_EXCLUSIONS = Table(
+    schema=STATISTICS,
+    name="registration_exclusions",
+    description="Records of each scan not counted, by the first rule they break.",
+    columns=(
+        Column("scan_quarter", "VARCHAR", "Quarter of the scan (partition).", nullable=False),
+        Column("reason", "VARCHAR", "The rule the records break.", nullable=False),
+        Column("records", "BIGINT", "Number of records.", nullable=False),
+    ),
+    partition_column="scan_quarter",
+)
+
+
+def classify_scans(connection, quarters) -> dict[str, object]:
+    """Write the registrations and exclusions of these scan quarters, in the caller's transaction; return counts."""
+    key = PseudonymKey.from_environment()
+    for table in (REGISTRATIONS, REGISTRATION_EXCLUSIONS):
+        ensure_table(connection, table)  # the de-duplication reads earlier quarters' registrations
+    staged = stage(
+        connection,
+        REGISTRATIONS.name,
+        {
+            "quarters": [quarter.label for quarter in quarters],
+            "first_quarter": quarters[0].label,
+            "nino_regex": NINO_REGEX,
+            "record_key_domain": HASH_DOMAIN,
+            "record_key_range": RECORD_KEY_RANGE,
+            **key.sql_parameters(),
+        },
+    )
+    replace_partitions(
+        connection,
+        REGISTRATIONS,
+        quarters,
+        f"SELECT {', '.join(REGISTRATIONS.column_names)} FROM {staged} WHERE exclusion_reason IS NULL",
+    )
+    replace_partitions(
+        connection,
+        REGISTRATION_EXCLUSIONS,
+        quarters,
+        f"SELECT scan_quarter, exclusion_reason AS reason, count(*) AS records FROM {staged} "
+        "WHERE exclusion_reason IS NOT NULL GROUP BY ALL",
+    )
+    records_in = connection.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
+    exclusions = dict(
+        connection.execute(
+            f"SELECT reason, sum(records) FROM {REGISTRATION_EXCLUSIONS.qualified_name} "
+            "WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL ORDER BY 1",
+            {"labels": [quarter.label for quarter in quarters]},
+        ).fetchall()
+    )
+    late = dict(
+        connection.execute(
+            f"SELECT registration_quarter, count(*) FROM {staged} "
+            "WHERE exclusion_reason IS NULL AND is_late_registration GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+    )
+    connection.execute(f"DROP TABLE {staged}")
+    return {
+        "records_in": records_in,
+        "records_out": count_rows(connection, REGISTRATIONS, quarters),
+        "exclusions_by_reason": {reason: int(count) for reason, count in exclusions.items()},
+        "late_registrations_by_quarter": late,
+        "uses_development_key": key.is_development_key,
+    }
+
+
+@dg.asset(
+    name=REGISTRATIONS.name,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"duckdb"},
+    pool="warehouse",
+    deps=[RAW_SCAN.name, NATIONALITIES.name, AGE_BANDS.name],
+    partitions_def=quarterly_partitions,
+    backfill_policy=single_run_backfill,
+    description=(
+        "The statistical record: de-duplicated registrations of adults (16 and over) of overseas nationality, "
+        "the NINo replaced by a keyed pseudonym and the date of birth by the age, each with a record key; "
+        "excluded records counted by reason in stat.registration_exclusions."
+    ),
+    metadata={
+        **REGISTRATIONS.definition_metadata(),
+        "exclusions_table": REGISTRATION_EXCLUSIONS.qualified_name,
+        "record_key_range": RECORD_KEY_RANGE,
+    },
+)
+def registrations(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    quarters = quarters_of(context)
+    with warehouse.transaction() as connection:
+        counts = classify_scans(connection, quarters)
+    if counts["uses_development_key"]:
+        context.log.warning(
+            f"Pseudonyms were made with the DEVELOPMENT key: set {KEY_VARIABLE} for real data. "
+            "Pseudonyms made with a key kept in the code protect nothing."
+        )
+    exclusions = counts["exclusions_by_reason"]
+    return dg.MaterializeResult(
+        metadata={
+            "quarters": quarter_range_label(quarters),
+            "dagster/row_count": counts["records_out"],
+            "records_in": counts["records_in"],
+            "records_out": counts["records_out"],
+            "records_excluded": sum(exclusions.values()),
+            "exclusions_by_reason": dg.MetadataValue.json(exclusions),
+            "late_registrations": sum(counts["late_registrations_by_quarter"].values()),
+            "late_registrations_by_quarter": dg.MetadataValue.json(counts["late_registrations_by_quarter"]),
+            "pseudonym_key": "DEVELOPMENT key" if counts["uses_development_key"] else f"from {KEY_VARIABLE}",
+            **REGISTRATIONS.definition_metadata(),
+        }
+    )
+
+
+clean_assets = [registrations]

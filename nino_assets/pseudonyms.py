@@ -1,0 +1,45 @@
+"""Pseudonymisation of the NINo: a keyed HMAC-SHA256, computed inside DuckDB so that no NINo leaves the warehouse.
+
+The key comes from the environment variable `NINO_PSEUDONYM_KEY`. Without it a clearly marked development key is
+used, and the run log says so: pseudonyms made with a key that is in this repository protect nothing.
+A pseudonym cannot be turned back into a NINo without the key; with the key, the same NINo always gives the same
+pseudonym, which is what makes de-duplication across quarters and stable record keys possible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+KEY_VARIABLE = "NINO_PSEUDONYM_KEY"
+DEVELOPMENT_KEY = "nino-stats DEVELOPMENT pseudonym key - not for production data"
+_BLOCK_SIZE = 64  # SHA-256's block size in bytes, as HMAC (RFC 2104) pads the key to it
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    secret: bytes
+    is_development_key: bool
+
+    @classmethod
+    def from_environment(cls) -> PseudonymKey:
+        secret = os.environ.get(KEY_VARIABLE)
+        if secret:
+            return cls(secret.encode("utf-8"), is_development_key=False)
+        return cls(DEVELOPMENT_KEY.encode("utf-8"), is_development_key=True)
+
+    def sql_parameters(self) -> dict[str, bytes]:
+        """The HMAC's inner and outer padded keys (RFC 2104), for the SQL that computes pseudonyms set-wise."""
+        key = self.secret if len(self.secret) <= _BLOCK_SIZE else hashlib.sha256(self.secret).digest()
+        key = key.ljust(_BLOCK_SIZE, b"\0")
+        return {
+            "hmac_inner_key": bytes(byte ^ 0x36 for byte in key),
+            "hmac_outer_key": bytes(byte ^ 0x5C for byte in key),
+        }
+
+    def pseudonym(self, nino: str) -> str:
+        """The pseudonym of one (valid) NINo, in Python: the reference the SQL is tested against."""
+        return hmac.new(self.secret, nino.encode("utf-8"), hashlib.sha256).hexdigest()
+

@@ -1,0 +1,46 @@
+-- Geocoded registrations: each registration placed in its output area, local authority, region and country by its
+-- postcode at registration, read from the raw layer here and carried no further.
+-- Postcodes are matched in upper case without spaces. An address abroad is "Overseas registration"; a postcode that
+-- is missing, not of the UK form, or not in the lookup goes to the explicit "Unknown" area. Both count in the totals.
+WITH registrations_in_run AS (
+    SELECT *
+    FROM stat.registrations
+    WHERE scan_quarter IN (SELECT unnest($quarters))
+),
+postcodes AS (
+    SELECT
+        raw_scan.scan_quarter,
+        raw_scan.line_number,
+        upper(replace(raw_scan.postcode, ' ', '')) AS postcode_key
+    FROM raw.raw_scan
+    WHERE raw_scan.scan_quarter IN (SELECT unnest($quarters))
+),
+matched AS (
+    SELECT
+        registrations_in_run.*,
+        CASE
+            WHEN postcodes.postcode_key IS NULL OR postcodes.postcode_key = '' THEN 'postcode missing'
+            WHEN postcodes.postcode_key = 'OVERSEAS' THEN 'overseas address'
+            WHEN NOT regexp_full_match(postcodes.postcode_key, $uk_postcode_regex) THEN 'postcode malformed'
+            WHEN postcode_lookup.postcode_key IS NULL THEN 'postcode not in lookup'
+            ELSE 'geocoded'
+        END AS geocoding_outcome,
+        postcode_lookup.output_area_code,
+        postcode_lookup.lad_code,
+        postcode_lookup.region_code,
+        postcode_lookup.country_code
+    FROM registrations_in_run
+    JOIN postcodes USING (scan_quarter, line_number)
+    LEFT JOIN reference.postcode_lookup ON postcode_lookup.postcode_key = postcodes.postcode_key
+)
+SELECT
+    * EXCLUDE (output_area_code, lad_code, region_code, country_code),
+    CASE geocoding_outcome WHEN 'geocoded' THEN output_area_code
+         WHEN 'overseas address' THEN $overseas_code ELSE $unknown_code END AS output_area_code,
+    CASE geocoding_outcome WHEN 'geocoded' THEN lad_code
+         WHEN 'overseas address' THEN $overseas_code ELSE $unknown_code END AS lad_code,
+    CASE geocoding_outcome WHEN 'geocoded' THEN region_code
+         WHEN 'overseas address' THEN $overseas_code ELSE $unknown_code END AS region_code,
+    CASE geocoding_outcome WHEN 'geocoded' THEN country_code
+         WHEN 'overseas address' THEN $overseas_code ELSE $unknown_code END AS country_code
+FROM matched

@@ -1,0 +1,111 @@
+-- Registrations: the scan's records under the statistical definitions, pseudonymised.
+-- Every raw record of the run's quarters comes out once, with `exclusion_reason` null when it is counted. A person is
+-- counted once: at their first registration that meets the definitions (earliest scan, then date, then record id);
+-- any other registration of the same NINo is a duplicate, including one already counted from an earlier scan.
+-- Records dated in an earlier quarter than their scan are late registrations: counted, in their own quarter.
+-- The NINo is replaced by its HMAC pseudonym; the date of birth is used for the age and not carried on.
+WITH scan_records AS (
+    SELECT *
+    FROM raw.raw_scan
+    WHERE scan_quarter IN (SELECT unnest($quarters))
+),
+scan_quarter_bounds AS (
+    SELECT
+        scan_quarter,
+        make_date(CAST(left(scan_quarter, 4) AS INTEGER), 3 * CAST(right(scan_quarter, 1) AS INTEGER) - 2, 1)
+            AS quarter_start
+    FROM (SELECT DISTINCT scan_quarter FROM scan_records)
+),
+records_with_attributes AS (
+    SELECT
+        scan_records.scan_quarter,
+        scan_records.line_number,
+        scan_records.record_id,
+        scan_records.registration_date,
+        scan_records.arrival_date,
+        scan_records.sex,
+        scan_records.nationality AS nationality_code,
+        regexp_full_match(coalesce(scan_records.nino, ''), $nino_regex) AS nino_is_valid,
+        sha256($hmac_outer_key || unhex(sha256($hmac_inner_key || CAST(scan_records.nino AS BLOB)))) AS pseudonym,
+        scan_records.date_of_birth IS NOT NULL AS date_of_birth_recorded,
+        -- completed years on the registration date; someone born on 29 February turns a year older on 1 March
+        year(scan_records.registration_date) - year(scan_records.date_of_birth)
+            - CASE WHEN strftime(scan_records.registration_date, '%m%d') < strftime(scan_records.date_of_birth, '%m%d')
+                   THEN 1 ELSE 0 END AS age,
+        format('{}-Q{}', year(scan_records.registration_date), quarter(scan_records.registration_date))
+            AS registration_quarter,
+        scan_records.registration_date < bounds.quarter_start AS is_late_registration,
+        scan_records.registration_date >= bounds.quarter_start + INTERVAL 3 MONTH AS is_after_scan_quarter,
+        nationalities.iso_alpha3 IS NOT NULL AS nationality_is_known,
+        coalesce(nationalities.is_uk, false) AS is_uk_national,
+        nationalities.nationality,
+        nationalities.subgroup,
+        nationalities.world_area,
+        coalesce(
+            nationalities.eu_accession_date <= scan_records.registration_date
+            AND (nationalities.eu_exit_date IS NULL OR scan_records.registration_date <= nationalities.eu_exit_date),
+            false
+        ) AS eu_member_at_registration
+    FROM scan_records
+    JOIN scan_quarter_bounds AS bounds USING (scan_quarter)
+    LEFT JOIN reference.nationalities ON nationalities.iso_alpha3 = scan_records.nationality
+),
+records_under_definitions AS (
+    SELECT
+        *,
+        CASE
+            WHEN NOT nino_is_valid THEN 'NINo malformed'
+            WHEN is_uk_national THEN 'UK national'
+            WHEN NOT nationality_is_known THEN 'nationality code not recognised'
+            WHEN sex IS NULL OR sex NOT IN ('F', 'M') THEN 'sex not recorded as F or M'
+            WHEN NOT date_of_birth_recorded THEN 'date of birth missing'
+            WHEN age < 0 OR age > 100 THEN 'date of birth impossible (after registration, or over 100 years before)'
+            WHEN age < 16 THEN 'aged under 16 at registration'
+            WHEN is_after_scan_quarter THEN 'registration dated after the scan''s quarter'
+            WHEN registration_date < DATE '2002-01-01' THEN 'registration dated before the series starts'
+        END AS definition_exclusion
+    FROM records_with_attributes
+),
+already_counted AS (
+    SELECT DISTINCT pseudonym
+    FROM stat.registrations
+    WHERE scan_quarter < $first_quarter
+),
+first_registrations AS (
+    SELECT
+        records.*,
+        already_counted.pseudonym IS NOT NULL
+            OR row_number() OVER (
+                PARTITION BY records.pseudonym
+                ORDER BY records.scan_quarter, records.registration_date, records.record_id, records.line_number
+            ) > 1 AS is_duplicate
+    FROM records_under_definitions AS records
+    LEFT JOIN already_counted USING (pseudonym)
+    WHERE records.definition_exclusion IS NULL
+)
+SELECT
+    records.scan_quarter,
+    records.line_number,
+    records.pseudonym,
+    CAST(('0x' || left(sha256($record_key_domain || records.pseudonym), 15)) AS BIGINT) % $record_key_range
+        AS record_key,
+    records.registration_date,
+    records.registration_quarter,
+    records.is_late_registration,
+    records.arrival_date,
+    records.age,
+    age_bands.age_band,
+    records.sex,
+    records.nationality_code,
+    records.nationality,
+    records.subgroup,
+    records.world_area,
+    records.eu_member_at_registration,
+    coalesce(
+        records.definition_exclusion,
+        CASE WHEN first_registrations.is_duplicate THEN 'duplicate: NINo already registered' END
+    ) AS exclusion_reason
+FROM records_under_definitions AS records
+LEFT JOIN first_registrations USING (scan_quarter, line_number)
+LEFT JOIN reference.age_bands
+    ON records.age BETWEEN age_bands.min_age AND coalesce(age_bands.max_age, records.age)
