@@ -56,22 +56,19 @@ def generate(home: NinoHome, quarters: list[Quarter], seed: int) -> None:
     )
 
 
-def run_main_job(quarters: list[Quarter]) -> bool:
-    """Materialise every asset for every quarter in `quarters`, as one run recorded in the instance."""
-    import dagster as dg
+def run_main_job(home: NinoHome, instance, quarters: list[Quarter]):
+    """Materialise every asset for every quarter in `quarters` as one run recorded in `instance`; the run's result."""
+    from nino_assets.definitions import build_definitions, main_job
 
-    from nino_assets.definitions import defs
-
-    job = defs.resolve_job_def("main")
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
+    job = build_definitions(home).resolve_job_def(main_job.name)
+    return job.execute_in_process(
+        instance=instance,
         tags={
             "dagster/asset_partition_range_start": quarters[0].partition_key,
             "dagster/asset_partition_range_end": quarters[-1].partition_key,
         },
         raise_on_error=False,
     )
-    return result.success
 
 
 def _command_generate(arguments: argparse.Namespace) -> int:
@@ -88,7 +85,9 @@ def _command_run(arguments: argparse.Namespace) -> int:
     generate(home, quarters, arguments.seed)
     print(f"Materialising every asset for {quarters[0].label} .. {quarters[-1].label} in one run ...")
     started = time.perf_counter()
-    succeeded = run_main_job(quarters)
+    import dagster as dg
+
+    succeeded = run_main_job(home, dg.DagsterInstance.get(), quarters).success
     print(f"The run {'succeeded' if succeeded else 'FAILED'} in {time.perf_counter() - started:.1f} s.")
     print(
         f"\nData folder:  {home.root_path}\n"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
+from nino_assets.cli import run_main_job
 from nino_assets.definitions import resources
 from nino_assets.paths import NinoHome
-from nino_assets.quarters import Quarter
+from nino_assets.quarters import Quarter, series_quarters
+from nino_assets.synthetic import generate_series, write_postcode_lookup
 
 
 @pytest.fixture
@@ -44,3 +49,37 @@ def materialize_quarters(
 def query(home: NinoHome, sql: str, parameters=None) -> list[tuple]:
     with duckdb.connect(str(home.warehouse), read_only=True) as connection:
         return connection.execute(sql, parameters or {}).fetchall()
+
+
+@dataclass(frozen=True)
+class FullSeries:
+    """The whole synthetic series, generated and run through every asset in one run, on a persistent instance."""
+
+    home: NinoHome
+    instance: dg.DagsterInstance
+    quarters: list[Quarter]
+    result: dg.ExecuteInProcessResult
+    generation_seconds: float
+    run_seconds: float
+
+
+@pytest.fixture(scope="session")
+def full_series(tmp_path_factory) -> FullSeries:
+    root = tmp_path_factory.mktemp("full_series")
+    home = NinoHome(root=str(root / "data"))
+    quarters = series_quarters(date.today())
+    started = time.perf_counter()
+    write_postcode_lookup(home.postcode_lookup)
+    generate_series(quarters, home.scans)
+    generated = time.perf_counter()
+    home.dagster_home.mkdir(parents=True)
+    instance = dg.DagsterInstance.local_temp(tempdir=str(home.dagster_home))
+    result = run_main_job(home, instance, quarters)
+    finished = time.perf_counter()
+    assert result.success, "the main job failed on the full synthetic series"
+    series = FullSeries(home, instance, quarters, result, generated - started, finished - generated)
+    print(
+        f"\nfull series: {len(quarters)} quarters generated in {series.generation_seconds:.1f} s, "
+        f"every asset materialised in one run in {series.run_seconds:.1f} s"
+    )
+    return series

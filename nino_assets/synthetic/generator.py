@@ -5,7 +5,9 @@ seeded from [seed, year, quarter], and each quarter owns a fixed block of NINo s
 calibrated volumes, so that every person in the series gets a distinct NINo without generating the other quarters.
 
 Records, before sorting by registration date:
-- valid: the calibrated number of statistically valid registrations with a postcode in the lookup;
+- valid: statistically valid registrations with a postcode in the lookup: the calibrated number for the quarter, less
+  the late registrations for it that the next four scans are expected to bring (the clean stage counts a late
+  registration in the quarter of its date), so that a quarter's count meets its target once those scans are in;
 - outside UK local authorities: overseas addresses and records with no usable postcode (empty or not in the lookup);
 - faults (`FaultRates`): extra records, each a fresh person with exactly one fault, or a duplicate.
 """
@@ -71,12 +73,35 @@ def _serial_capacity(quarter: Quarter, volume_scale: float) -> int:
 
 @cache
 def _serial_base(quarter: Quarter, volume_scale: float) -> int:
-    """The first NINo serial of the quarter's block; its valid records take the first `_valid_count` serials."""
+    """The first NINo serial of the quarter's block; its valid records take the first `scan_valid_count` serials."""
     return sum(_serial_capacity(q, volume_scale) for q in quarters_between(FIRST_QUARTER, quarter)[:-1])
 
 
-def _valid_count(quarter: Quarter, volume_scale: float) -> int:
+def _target(quarter: Quarter, volume_scale: float) -> int:
     return round(expected_quarter_volume(quarter) * volume_scale)
+
+
+def _expected_records(quarter: Quarter, faults: FaultRates, volume_scale: float) -> float:
+    """The expected number of data records in the quarter's scan."""
+    return _target(quarter, volume_scale) * (1 + geography_excess(quarter)) / (1.0 - faults.total)
+
+
+def _late_registrations_due(quarter: Quarter, faults: FaultRates, volume_scale: float) -> int:
+    """Late registrations for `quarter` expected in the next four scans (each spreads its late ones evenly over the
+    four quarters before it)."""
+    later, expected = quarter, 0.0
+    for _ in range(4):
+        later = later.next()
+        expected += faults.registration_outside_quarter * _expected_records(later, faults, volume_scale) / 4
+    return round(expected)
+
+
+def scan_valid_count(quarter: Quarter, faults: FaultRates = DEFAULT_FAULT_RATES, volume_scale: float = 1.0) -> int:
+    """Statistically valid, LA-geocoded records dated in the quarter in its own scan.
+
+    Exact; a series must be generated with one set of fault rates for the late registrations to make up the rest.
+    """
+    return max(0, _target(quarter, volume_scale) - _late_registrations_due(quarter, faults, volume_scale))
 
 
 @dataclass(frozen=True)
@@ -105,10 +130,10 @@ class _Plan:
 
 
 def _plan(rng: np.random.Generator, quarter: Quarter, faults: FaultRates, volume_scale: float) -> _Plan:
-    valid = _valid_count(quarter, volume_scale)
-    outside = round(valid * geography_excess(quarter))
+    valid = scan_valid_count(quarter, faults, volume_scale)
+    outside = round(_target(quarter, volume_scale) * geography_excess(quarter))
     overseas = round(outside * OVERSEAS_SHARE_OF_EXCESS)
-    expected_records = (valid + outside) / (1.0 - faults.total)
+    expected_records = _expected_records(quarter, faults, volume_scale)
     fault_counts = {name: int(rng.poisson(rate * expected_records)) for name, rate in faults.as_dict().items()}
     if quarter == FIRST_QUARTER:
         fault_counts["duplicate_of_earlier_quarter"] = 0  # nothing earlier to repeat
@@ -154,8 +179,6 @@ def _nationalities_and_sexes(rng: np.random.Generator, quarter: Quarter, plan: _
 
 def _postcodes(rng: np.random.Generator, geography: PostcodeGeography, plan: _Plan) -> np.ndarray:
     postcode = geography.pcds[geography.draw_postcodes(rng, plan.fresh)].astype(object)
-    postcode[plan.rows(_OVERSEAS)] = scan_format.OVERSEAS_POSTCODE
-    postcode[plan.rows(_NO_POSTCODE)] = ""
     for unlisted in (_UNLISTED_POSTCODE, "unknown_postcode"):
         postcode[plan.rows(unlisted)] = unknown_postcodes(rng, plan.count(unlisted))
     # As keyed: some in lower case, some without the space; both normalisable, so still geocoded.
@@ -163,28 +186,36 @@ def _postcodes(rng: np.random.Generator, geography: PostcodeGeography, plan: _Pl
     postcode[lower] = [code.lower() for code in postcode[lower]]
     unspaced = np.flatnonzero(rng.random(plan.fresh) < UNSPACED_POSTCODE_SHARE)
     postcode[unspaced] = [code.replace(" ", "") for code in postcode[unspaced]]
+    # The system's own values are never keyed by hand.
+    postcode[plan.rows(_OVERSEAS)] = scan_format.OVERSEAS_POSTCODE
+    postcode[plan.rows(_NO_POSTCODE)] = ""
     postcode[plan.rows("malformed_postcode")] = malformed_postcodes(rng, plan.count("malformed_postcode"))
     return postcode
 
 
-def _earlier_valid_serials(rng: np.random.Generator, quarter: Quarter, n: int, volume_scale: float) -> np.ndarray:
+def _earlier_valid_serials(
+    rng: np.random.Generator, quarter: Quarter, n: int, faults: FaultRates, volume_scale: float
+) -> np.ndarray:
     """Serials of valid registrations from the previous quarters (never before the series starts)."""
     earlier = quarters_between(FIRST_QUARTER, quarter)[:-1][-_EARLIER_DUPLICATE_QUARTERS:]
     chosen = rng.integers(0, len(earlier), size=n)
     serials = np.empty(n, dtype=np.int64)
     for i, q in enumerate(earlier):
         picked = chosen == i
-        offsets = rng.integers(0, _valid_count(q, volume_scale), size=int(picked.sum()))
+        offsets = rng.integers(0, scan_valid_count(q, faults, volume_scale), size=int(picked.sum()))
         serials[picked] = _serial_base(q, volume_scale) + offsets
     return serials
 
 
-def _ninos(rng: np.random.Generator, quarter: Quarter, plan: _Plan, volume_scale: float) -> np.ndarray:
+def _ninos(
+    rng: np.random.Generator, quarter: Quarter, plan: _Plan, faults: FaultRates, volume_scale: float
+) -> np.ndarray:
     if plan.fresh > _serial_capacity(quarter, volume_scale):
         raise RuntimeError(f"{quarter}: {plan.fresh} records overflow the quarter's block of NINo serials")
     serial = _serial_base(quarter, volume_scale) + np.arange(plan.fresh, dtype=np.int64)
     repeated = plan.rows("duplicate_of_earlier_quarter")
-    serial[repeated] = _earlier_valid_serials(rng, quarter, plan.count("duplicate_of_earlier_quarter"), volume_scale)
+    repeats = plan.count("duplicate_of_earlier_quarter")
+    serial[repeated] = _earlier_valid_serials(rng, quarter, repeats, faults, volume_scale)
     nino = ninos_from_serials(serial).astype("U16")  # room for the malformed ones
     nino[plan.rows("malformed_nino")] = malformed_ninos(rng, plan.count("malformed_nino"))
     return nino
@@ -202,7 +233,7 @@ def _records(
     registered, born, arrived = _dates(rng, quarter, plan)
     nationality, sex = _nationalities_and_sexes(rng, quarter, plan)
     postcode = _postcodes(rng, geography, plan)
-    nino = _ninos(rng, quarter, plan, volume_scale)
+    nino = _ninos(rng, quarter, plan, faults, volume_scale)
 
     # Within-quarter duplicates: copies of valid records, keyed again the same day or a few working days later.
     source = rng.integers(0, plan.count(_VALID), size=plan.duplicates_in_quarter)

@@ -1,0 +1,115 @@
+"""Generate the whole synthetic series, then time each stage of its single-run backfill, and print a table.
+
+Usage: python -m nino_assets.benchmarks [--keep FOLDER]
+Figures: generation and ingest throughput (records/s), each stage's time for the whole series in one run, the
+floor (DuckDB reading every landing file once) and the peak memory of this process and its workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from nino_assets.definitions import resources
+from nino_assets.paths import NinoHome
+from nino_assets.quarters import series_quarters
+from nino_assets.synthetic import generate_series, write_postcode_lookup
+
+
+def _peak_memory_mib() -> tuple[float, float]:
+    """Peak resident memory of this process and of its largest finished child, in MiB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def _floor_seconds(home: NinoHome) -> float:
+    """The time DuckDB takes to read every landing file once: the least any ingest can cost."""
+    started = time.perf_counter()
+    with duckdb.connect() as connection:
+        connection.execute(
+            "SELECT count(*), sum(length(content)) FROM read_text($files)",
+            {"files": [str(path) for path in sorted(home.scans.glob("*.txt"))]},
+        ).fetchall()
+    return time.perf_counter() - started
+
+
+def run(folder: Path) -> list[tuple[str, float, int | None]]:
+    from nino_assets.definitions import ALL_ASSETS
+
+    home = NinoHome(root=str(folder))
+    quarters = series_quarters(date.today())
+    rows: list[tuple[str, float, int | None]] = []
+
+    started = time.perf_counter()
+    write_postcode_lookup(home.postcode_lookup)
+    generate_series(quarters, home.scans, skip_existing=False)
+    seconds = time.perf_counter() - started
+    with duckdb.connect() as connection:
+        records = connection.execute(
+            "SELECT count(*) - 3 * count(DISTINCT filename) FROM read_csv($files, columns = {'line': 'VARCHAR'}, "
+            "header = false, delim = chr(1), quote = '', escape = '', auto_detect = false, filename = true)",
+            {"files": [str(path) for path in sorted(home.scans.glob("*.txt"))]},
+        ).fetchone()[0]
+    rows.append(("generate the series (2 processes)", seconds, records))
+    rows.append(("floor: DuckDB reads every landing file once", _floor_seconds(home), records))
+
+    instance = dg.DagsterInstance.ephemeral()
+    tags = {
+        "dagster/asset_partition_range_start": quarters[0].partition_key,
+        "dagster/asset_partition_range_end": quarters[-1].partition_key,
+    }
+    assets = {asset.key.to_user_string(): asset for asset in ALL_ASSETS}
+    stages = [
+        ("reference tables", [name for name in assets if name not in ("raw_scan", "registrations",
+                                                                       "geocoded_registrations")]),
+        ("ingest: raw_scan", ["raw_scan"]),
+        ("clean: registrations", ["registrations"]),
+        ("geography: geocoded_registrations", ["geocoded_registrations"]),
+    ]
+    for label, names in stages:
+        selected = [assets[name] for name in names]
+        partitioned = any(asset.partitions_def for asset in selected)
+        started = time.perf_counter()
+        result = dg.materialize(selected, resources=resources(home), instance=instance, tags=tags if partitioned else {})
+        seconds = time.perf_counter() - started
+        if not result.success:
+            raise SystemExit(f"{label} failed")
+        row_count = None
+        for name in names:
+            [materialization] = result.asset_materializations_for_node(name)
+            row_count = materialization.metadata["dagster/row_count"].value
+        rows.append((label, seconds, row_count if partitioned else None))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep", type=Path, help="build in this folder and keep it (default: a temporary folder)")
+    arguments = parser.parse_args()
+    if arguments.keep:
+        rows = run(arguments.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="nino-benchmark-") as folder:
+            rows = run(Path(folder))
+    print(f"\n{'step':<46} {'seconds':>8} {'rows':>12} {'rows/s':>12}")
+    for label, seconds, row_count in rows:
+        throughput = f"{row_count / seconds:,.0f}" if row_count else ""
+        print(f"{label:<46} {seconds:8.1f} {row_count or '':>12,} {throughput:>12}" if row_count
+              else f"{label:<46} {seconds:8.1f} {'':>12} {'':>12}")
+    pipeline = sum(seconds for label, seconds, _ in rows[2:])
+    floor = rows[1][1]
+    own, children = _peak_memory_mib()
+    print(f"\nwhole backfill (reference to geography): {pipeline:.1f} s = {pipeline / floor:.1f} x the floor")
+    print(f"peak memory: this process {own:,.0f} MiB; largest generator worker {children:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
