@@ -104,8 +104,8 @@ def _command_ui(arguments: argparse.Namespace) -> int:
     home = NinoHome.from_environment()
     prepare_home(home)
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-    command = ["dagster", "dev", "-w", str(workspace), "--host", arguments.host, "--port", str(arguments.port)]
-    os.execvp(command[0], command)
+    dagster = str(Path(sys.executable).with_name("dagster"))  # the environment's own, whatever PATH says
+    os.execv(dagster, [dagster, "dev", "-w", str(workspace), "--host", arguments.host, "--port", str(arguments.port)])
     return 0  # not reached
 
 

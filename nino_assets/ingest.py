@@ -103,32 +103,38 @@ def check_scan_file(path: Path, quarter: Quarter) -> CheckedScan:
     if actual_sha256 != expected_sha256:
         raise ScanStructureError(path, f"SHA-256 {actual_sha256} does not match {manifest.name} ({expected_sha256})")
     try:
-        text = content.decode("utf-8")
+        content.decode("utf-8")
     except UnicodeDecodeError as error:
         line = content.count(b"\n", 0, error.start) + 1
         raise ScanStructureError(path, f"line {line} is not valid UTF-8") from None
-    if "\r" in text:
-        line = text.count("\n", 0, text.index("\r")) + 1
+    carriage_return = content.find(b"\r")
+    if carriage_return >= 0:
+        line = content.count(b"\n", 0, carriage_return) + 1
         raise ScanStructureError(path, f"line {line} has a carriage return: the format requires \\n line endings")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the newline that ends the trailer
-    if len(lines) < 3:
-        raise ScanStructureError(path, f"has {len(lines)} lines; a scan has a header, column names and a trailer")
+    # Only the first two lines and the last are read here; the data lines are split in SQL, set-wise.
+    body = content[:-1] if content.endswith(b"\n") else content  # the newline that ends the trailer
+    line_count = body.count(b"\n") + 1 if body else 0
+    if line_count < 3:
+        raise ScanStructureError(path, f"has {line_count} lines; a scan has a header, column names and a trailer")
+    first_break = body.index(b"\n")
+    second_break = body.index(b"\n", first_break + 1)
+    first_line = body[:first_break].decode("utf-8")
+    second_line = body[first_break + 1 : second_break].decode("utf-8")
+    last_line = body[body.rindex(b"\n") + 1 :].decode("utf-8")
     try:
-        header = scan_format.parse_header(lines[0])
+        header = scan_format.parse_header(first_line)
     except ValueError as error:
         raise ScanStructureError(path, str(error)) from None
     if header.quarter_label != quarter.label:
         raise ScanStructureError(path, f"header says quarter {header.quarter_label}, expected {quarter.label}")
-    if lines[1] != scan_format.COLUMN_HEADER_LINE:
+    if second_line != scan_format.COLUMN_HEADER_LINE:
         # Not echoed: without its column names line, line 2 is a data record.
         raise ScanStructureError(path, f"line 2 is not the column names line {scan_format.COLUMN_HEADER_LINE!r}")
     try:
-        declared = scan_format.parse_trailer(lines[-1], len(lines))
+        declared = scan_format.parse_trailer(last_line, line_count)
     except ValueError as error:
         raise ScanStructureError(path, str(error)) from None
-    found = len(lines) - 3
+    found = line_count - 3
     if declared != found:
         raise ScanStructureError(path, f"trailer declares {declared} records but the file holds {found}")
     return CheckedScan(

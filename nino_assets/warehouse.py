@@ -21,8 +21,15 @@ def sql_text(asset_name: str) -> str:
     return (SQL_DIR / f"{asset_name}.sql").read_text(encoding="utf-8")
 
 
+# DuckDB takes up to 80% of the machine's memory by default; the pipeline is held well inside the 6 GiB a run may
+# use, and spills to the warehouse's temporary folder beyond it.
+DEFAULT_CONNECTION_CONFIG = {"memory_limit": "3GB", "preserve_insertion_order": False}
+
+
 class Warehouse(DuckDBResource):
     """DuckDB through dagster-duckdb. Connections are opened per use, never at import time, and always closed."""
+
+    connection_config: dict = DEFAULT_CONNECTION_CONFIG
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
