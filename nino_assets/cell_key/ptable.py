@@ -91,14 +91,19 @@ DEFAULT_PTABLE_PARAMETERS = PtableParameters(max_perturbation=3, variance=2.0, s
 """D = 3, V = 2, js = 2, N = 4096, for NINo counts that are published rounded to the nearest 10.
 
 - D = 3 keeps the noise below half a rounding step (5): a perturbed count rounds to the true count's rounded value
-  or to the next multiple of 10, never further, and only counts within 3 of a rounding boundary (x5) can move.
-- js = 2: counts of 1 and 2 are never shown (as ABS TableBuilder), so a published small count never pins down one or
-  two people; the smallest published non-zero value is 3.
+  or to an adjacent multiple of 10, never further, and only counts within 3 of a rounding boundary (x5) can move.
+  A published count is within 3 of the truth.
+- js = 2: counts of 1 and 2 are never shown (as in ABS TableBuilder), so no published count pins down one or two
+  people; the smallest published non-zero value is 3.
 - V = 2 is the least variance the blocking allows: a 1 or a 2 must move to 0 or to 3 or beyond, so rows 1 and 2
-  cannot have a variance below 1 * 2 = 2 * 1 = 2. At V = 2 every row reaches V exactly (rows 1 and 2 are then the
-  two-point distributions on 0 and 3; row 4, with candidates -1..3, could go up to 3), and large counts get the
-  least noise compatible with blocking 1 and 2: standard deviation 1.41. A larger V would add noise to every
-  count for little gain once the tables are rounded to 10.
+  cannot have a variance below 1 * 2 = 2 * 1 = 2. Every row reaches V = 2 exactly: rows 1 and 2 are then the
+  two-point distributions on 0 and 3 (1 -> 0 with p 2/3, 3 with p 1/3; 2 -> 0 with 1/3, 3 with 2/3); the other
+  rows could reach at least 3. Large counts get the least noise compatible with blocking 1 and 2 (standard
+  deviation 1.41, bell-shaped on -3..3); a larger V adds noise to every count for little gain once tables are
+  rounded to 10.
+- Row 4 (candidates -1..3: it can fall only to 3) is not monotone: to be unbiased with variance 2 it puts 0.575 on
+  -1 and more on +3 (0.118) than on +2 (0.071). The R package's golden test accepts the same in the same place
+  (vector A, row 3, `mono = FALSE`). D = 4 would smooth it (row 4 could fall to 0) at the cost of a wider range.
 - N = 4096, the project's record-key range (`record_keys.RECORD_KEY_RANGE`).
 """
 
@@ -134,7 +139,9 @@ class PtableRow:
         return {
             "pcv": self.pcv,
             "noises": list(self.noises),
-            "probabilities": None if self.probabilities is None else [round(p, BOUND_DIGITS) for p in self.probabilities],
+            "probabilities": (
+                None if self.probabilities is None else [round(p, BOUND_DIGITS) for p in self.probabilities]
+            ),
             "key_counts": list(self.key_counts),
             "mean": self.mean,
             "variance": self.variance,
@@ -390,7 +397,8 @@ def load_ons_ptable(path: str | Path, repeat_period: int = 250) -> Ptable:
 
     noise = np.zeros((max_pcv + 1, n), dtype=np.int64)
     noise[frame["pcv"].to_numpy(), frame["ckey"].to_numpy()] = frame["pvalue"].to_numpy()
-    return Ptable(noise=noise, repeat_period=repeat_period, rows=tuple(_observed_row(noise, pcv) for pcv in range(max_pcv + 1)))
+    rows = tuple(_observed_row(noise, pcv) for pcv in range(max_pcv + 1))
+    return Ptable(noise=noise, repeat_period=repeat_period, rows=rows)
 
 
 def _observed_row(noise: np.ndarray, pcv: int) -> PtableRow:
