@@ -5,13 +5,22 @@ from __future__ import annotations
 import dagster as dg
 
 from nino_assets.clean import clean_assets
+from nino_assets.cubes import cube_assets
+from nino_assets.disclosure import DisclosureControl, disclosure_assets
 from nino_assets.geography import geography_assets
 from nino_assets.ingest import ingest_assets
 from nino_assets.paths import NinoHome
 from nino_assets.reference import reference_assets
 from nino_assets.warehouse import Warehouse
 
-ALL_ASSETS = [*reference_assets, *ingest_assets, *clean_assets, *geography_assets]
+ALL_ASSETS = [
+    *reference_assets,
+    *ingest_assets,
+    *clean_assets,
+    *geography_assets,
+    *cube_assets,
+    *disclosure_assets,
+]
 
 # The main job: every asset, every quarter. `nino run` launches it over the whole range as one run.
 main_job = dg.define_asset_job("main", selection=dg.AssetSelection.all(), description="Every asset of the journey.")
@@ -19,7 +28,11 @@ main_job = dg.define_asset_job("main", selection=dg.AssetSelection.all(), descri
 
 def resources(home: NinoHome) -> dict[str, object]:
     """The resources of a data folder: the one place where the warehouse file and the landing area are chosen."""
-    return {"nino_home": home, "warehouse": Warehouse(database=str(home.warehouse))}
+    return {
+        "nino_home": home,
+        "warehouse": Warehouse(database=str(home.warehouse)),
+        "disclosure_control": DisclosureControl(),
+    }
 
 
 def build_definitions(home: NinoHome) -> dg.Definitions:

@@ -71,12 +71,16 @@ def stage(connection: duckdb.DuckDBPyConnection, asset_name: str, parameters: di
 
 
 def replace_partitions(
-    connection: duckdb.DuckDBPyConnection, table: Table, quarters: Sequence[Quarter], select_sql: str
+    connection: duckdb.DuckDBPyConnection,
+    table: Table,
+    quarters: Sequence[Quarter],
+    select_sql: str,
+    parameters: dict | None = None,
 ) -> None:
     """Replace exactly these quarters' rows of a partitioned table with a query's rows (matched by column name)."""
     ensure_table(connection, table)
     delete_partitions(connection, table, quarters)
-    connection.execute(f"INSERT INTO {table.qualified_name} BY NAME {select_sql}")
+    connection.execute(f"INSERT INTO {table.qualified_name} BY NAME {select_sql}", parameters or {})
 
 
 def replace_table(connection: duckdb.DuckDBPyConnection, table: Table, select_sql: str, parameters=None) -> int:

@@ -1,12 +1,16 @@
 -- Registration counts: the count and cell key of every non-empty cell of every cross-classification of nationality
 -- (country, subgroup, world area, total) x age (band, total) x sex (each, total) x geography (local authority,
--- region, country, total), for each quarter of the run and each year to the end of those quarters.
--- A registration counts in the quarter of its registration date (late registrations included). The count and the
--- record-key sum of a cell are exact sums over its records, so they are gathered once at the finest cell and summed
--- up to every period and level: each cell's count and key are its own records', never another cell's perturbed value.
-WITH finest_cells AS (
+-- region, country, total), for each quarter of the run and for the year to the end of each of those quarters.
+-- A registration counts in the quarter of its registration date (late registrations included). A cell's count and
+-- record-key sum are exact sums over its records, so they are gathered once at the finest cells and summed up to
+-- every period and level: each cell's count and key are its own records', never built from perturbed values.
+-- Members are the integer ids of `reference.cube_dimensions`, so that the grouping works on small integers.
+WITH members AS (
+    SELECT * FROM stat.cube_dimensions
+),
+finest_cells AS (
     SELECT
-        registration_quarter,
+        4 * year(registration_date) + quarter(registration_date) - 1 AS quarter_number,
         nationality,
         age_band,
         sex,
@@ -17,75 +21,69 @@ WITH finest_cells AS (
     WHERE registration_quarter BETWEEN $first_needed_quarter AND $last_quarter
     GROUP BY ALL
 ),
-quarter_index AS (
-    -- quarters as consecutive integers, so that "the four quarters to Q" is a range
+finest_members AS (
     SELECT
-        registration_quarter,
-        4 * CAST(left(registration_quarter, 4) AS INTEGER) + CAST(right(registration_quarter, 1) AS INTEGER) - 1
-            AS quarter_number
-    FROM (SELECT DISTINCT registration_quarter FROM finest_cells)
+        cells.quarter_number,
+        country.member_id AS country_member,
+        country.parent_member_id AS subgroup_member,
+        subgroup.parent_member_id AS world_area_member,
+        band.member_id AS age_band_member,
+        sex.member_id AS sex_member,
+        local_authority.member_id AS local_authority_member,
+        local_authority.parent_member_id AS region_member,
+        region.parent_member_id AS country_of_uk_member,
+        cells.registrations,
+        cells.record_key_sum
+    FROM finest_cells AS cells
+    JOIN members AS country ON country.dimension = 'nationality' AND country.level = 'country'
+        AND country.code = cells.nationality
+    JOIN members AS subgroup ON subgroup.member_id = country.parent_member_id
+    JOIN members AS band ON band.dimension = 'age' AND band.level = 'band' AND band.code = cells.age_band
+    JOIN members AS sex ON sex.dimension = 'sex' AND sex.level = 'sex' AND sex.code = cells.sex
+    JOIN members AS local_authority ON local_authority.dimension = 'geography'
+        AND local_authority.level = 'local_authority' AND local_authority.code = cells.lad_code
+    JOIN members AS region ON region.member_id = local_authority.parent_member_id
 ),
 run_quarters AS (
-    SELECT
-        label AS period_quarter,
-        4 * CAST(left(label, 4) AS INTEGER) + CAST(right(label, 1) AS INTEGER) - 1 AS quarter_number
+    SELECT 4 * CAST(left(label, 4) AS INTEGER) + CAST(right(label, 1) AS INTEGER) - 1 AS period_number
     FROM (SELECT unnest($quarters) AS label)
 ),
 cells_by_period AS (
     -- each finest cell once for its own quarter, and once for each year ending in one of the run's quarters
-    SELECT run_quarters.period_quarter, 'quarter' AS period_type, finest_cells.*
-    FROM finest_cells
-    JOIN quarter_index USING (registration_quarter)
-    JOIN run_quarters USING (quarter_number)
+    SELECT run_quarters.period_number, false AS is_year_ending, cells.*
+    FROM finest_members AS cells
+    JOIN run_quarters ON run_quarters.period_number = cells.quarter_number
     UNION ALL
-    SELECT run_quarters.period_quarter, 'year_ending' AS period_type, finest_cells.*
-    FROM finest_cells
-    JOIN quarter_index USING (registration_quarter)
+    SELECT run_quarters.period_number, true AS is_year_ending, cells.*
+    FROM finest_members AS cells
     JOIN run_quarters
-        ON quarter_index.quarter_number BETWEEN run_quarters.quarter_number - 3 AND run_quarters.quarter_number
+        ON cells.quarter_number BETWEEN run_quarters.period_number - 3 AND run_quarters.period_number
 ),
-cells_with_hierarchies AS (
-    SELECT
-        cells.period_quarter,
-        cells.period_type,
-        cells.nationality,
-        nationality_groups.subgroup,
-        nationality_groups.world_area,
-        cells.age_band,
-        cells.sex,
-        cells.lad_code,
-        coalesce(local_authorities.region_code, cells.lad_code) AS region_code,
-        coalesce(local_authorities.country_code, cells.lad_code) AS country_code,
-        cells.registrations,
-        cells.record_key_sum
-    FROM cells_by_period AS cells
-    JOIN (SELECT DISTINCT nationality, subgroup, world_area FROM reference.nationalities) AS nationality_groups
-        USING (nationality)
-    LEFT JOIN reference.local_authorities USING (lad_code)
-),
-all_cross_classifications AS (
-    SELECT
-        period_quarter,
-        period_type,
-        CASE WHEN GROUPING(nationality) = 0 THEN 'country' WHEN GROUPING(subgroup) = 0 THEN 'subgroup'
-             WHEN GROUPING(world_area) = 0 THEN 'world_area' ELSE 'total' END AS nationality_level,
-        coalesce(nationality, subgroup, world_area, 'Total') AS nationality_value,
-        CASE WHEN GROUPING(age_band) = 0 THEN 'band' ELSE 'total' END AS age_level,
-        coalesce(age_band, 'Total') AS age_value,
-        CASE WHEN GROUPING(sex) = 0 THEN 'sex' ELSE 'total' END AS sex_level,
-        coalesce(sex, 'Total') AS sex_value,
-        CASE WHEN GROUPING(lad_code) = 0 THEN 'local_authority' WHEN GROUPING(region_code) = 0 THEN 'region'
-             WHEN GROUPING(country_code) = 0 THEN 'country' ELSE 'total' END AS geography_level,
-        coalesce(lad_code, region_code, country_code, 'Total') AS geography_value,
-        sum(registrations) AS registrations,
-        CAST(sum(record_key_sum) % $record_key_range AS INTEGER) AS cell_key
-    FROM cells_with_hierarchies
-    GROUP BY
-        period_quarter,
-        period_type,
-        GROUPING SETS (nationality, subgroup, world_area, ()),
-        GROUPING SETS (age_band, ()),
-        GROUPING SETS (sex, ()),
-        GROUPING SETS (lad_code, region_code, country_code, ())
+totals AS (
+    SELECT dimension, member_id FROM members WHERE level = 'total'
 )
-SELECT * FROM all_cross_classifications
+SELECT
+    format('{}-Q{}', period_number // 4, period_number % 4 + 1) AS quarter,
+    CASE WHEN is_year_ending THEN 'year_ending' ELSE 'quarter' END AS period_type,
+    CASE WHEN GROUPING(country_member) = 0 THEN 'country' WHEN GROUPING(subgroup_member) = 0 THEN 'subgroup'
+         WHEN GROUPING(world_area_member) = 0 THEN 'world_area' ELSE 'total' END AS nationality_level,
+    coalesce(country_member, subgroup_member, world_area_member,
+             (SELECT member_id FROM totals WHERE dimension = 'nationality')) AS nationality_member,
+    CASE WHEN GROUPING(age_band_member) = 0 THEN 'band' ELSE 'total' END AS age_level,
+    coalesce(age_band_member, (SELECT member_id FROM totals WHERE dimension = 'age')) AS age_member,
+    CASE WHEN GROUPING(sex_member) = 0 THEN 'sex' ELSE 'total' END AS sex_level,
+    coalesce(sex_member, (SELECT member_id FROM totals WHERE dimension = 'sex')) AS sex_member,
+    CASE WHEN GROUPING(local_authority_member) = 0 THEN 'local_authority' WHEN GROUPING(region_member) = 0
+         THEN 'region' WHEN GROUPING(country_of_uk_member) = 0 THEN 'country' ELSE 'total' END AS geography_level,
+    coalesce(local_authority_member, region_member, country_of_uk_member,
+             (SELECT member_id FROM totals WHERE dimension = 'geography')) AS geography_member,
+    CAST(sum(registrations) AS INTEGER) AS registrations,
+    CAST(sum(record_key_sum) % $record_key_range AS INTEGER) AS cell_key
+FROM cells_by_period
+GROUP BY
+    period_number,
+    is_year_ending,
+    GROUPING SETS (country_member, subgroup_member, world_area_member, ()),
+    GROUPING SETS (age_band_member, ()),
+    GROUPING SETS (sex_member, ()),
+    GROUPING SETS (local_authority_member, region_member, country_of_uk_member, ())

@@ -1,0 +1,172 @@
+"""Disclosure stage: the perturbation table and the perturbed counts, by the cell key method.
+
+The method's parameters live in one place, the `DisclosureControl` resource (defaults from
+`cell_key.ptable.DEFAULT_PTABLE_PARAMETERS`, reasoned in the README's method section). A team that already has a
+ptable in the ONS `cell-key-perturbation` layout (pcv, ckey, pvalue) names its CSV in `external_ptable_csv` instead.
+"""
+
+import dagster as dg
+import polars as pl
+
+from nino_assets.cell_key.ptable import (
+    DEFAULT_PTABLE_PARAMETERS,
+    Ptable,
+    PtableParameters,
+    generate_ptable,
+    load_ons_ptable,
+)
+from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
+from nino_assets.cubes import REGISTRATION_COUNTS
+from nino_assets.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
+from nino_assets.tables import REFERENCE, STATISTICS, Column, Table
+from nino_assets.warehouse import Warehouse, count_rows, replace_partitions, replace_table, sql_text
+
+OWNERS = ["team:nino-disclosure-control"]
+
+
+class DisclosureControl(dg.ConfigurableResource):
+    """The cell key method's settings: the ptable (generated from parameters, or an external one) and the rounding."""
+
+    max_perturbation: int = DEFAULT_PTABLE_PARAMETERS.max_perturbation
+    variance: float = DEFAULT_PTABLE_PARAMETERS.variance
+    smallest_published: int = DEFAULT_PTABLE_PARAMETERS.smallest_published
+    external_ptable_csv: str | None = None
+    external_repeat_period: int = 250
+    rounding_base: int = 10
+
+    def ptable(self) -> Ptable:
+        if self.external_ptable_csv:
+            table = load_ons_ptable(self.external_ptable_csv, repeat_period=self.external_repeat_period)
+        else:
+            table = generate_ptable(
+                PtableParameters(self.max_perturbation, self.variance, self.smallest_published, RECORD_KEY_RANGE)
+            )
+        if RECORD_KEY_RANGE % table.key_range:
+            # cell keys are kept modulo RECORD_KEY_RANGE and reduced to the ptable's range, which must divide it
+            raise ValueError(f"the ptable's key range {table.key_range} does not divide {RECORD_KEY_RANGE}")
+        return table
+
+
+PTABLE = Table(
+    schema=REFERENCE,
+    name="ptable",
+    description="The perturbation table in the ONS layout: the noise for each (pcv, ckey).",
+    columns=(
+        Column("pcv", "INTEGER", "Row: the cell value, or for values above the range its repeated row.",
+               nullable=False),
+        Column("ckey", "INTEGER", "Column: the cell key reduced to the table's key range.", nullable=False),
+        Column("pvalue", "INTEGER", "The noise added to a cell of that row and key.", nullable=False),
+    ),
+    primary_key=("pcv", "ckey"),
+)
+
+PTABLE_RULE = Table(
+    schema=REFERENCE,
+    name="ptable_rule",
+    description="How a cell value maps to a ptable row, and the key range: one row.",
+    columns=(
+        Column("max_pcv", "INTEGER", "The last row of the table.", nullable=False),
+        Column("repeat_period", "INTEGER", "Values above max_pcv repeat the last `repeat_period` rows.",
+               nullable=False),
+        Column("key_range", "INTEGER", "Cell keys are reduced modulo this.", nullable=False),
+    ),
+)
+
+PERTURBED_COUNTS = Table(
+    schema=STATISTICS,
+    name="perturbed_counts",
+    description="Every cell of the cube, perturbed, and rounded for tables. The only counts publication reads.",
+    columns=(
+        *(column for column in REGISTRATION_COUNTS.columns if column.name not in ("registrations", "cell_key")),
+        Column("perturbed_value", "INTEGER", "The cell's count plus its noise from the ptable.",
+               ((REGISTRATION_COUNTS.name, "registrations"), (REGISTRATION_COUNTS.name, "cell_key"),
+                (PTABLE.name, "pvalue")), nullable=False),
+        Column("published_value", "INTEGER", "The perturbed value rounded to the nearest multiple of the rounding "
+               "base (10), as the tables show it.", ((REGISTRATION_COUNTS.name, "registrations"),
+                                                      (PTABLE.name, "pvalue")), nullable=False),
+    ),
+    partition_column="quarter",
+)
+
+
+@dg.asset(
+    name=PTABLE.name,
+    group_name="reference",
+    owners=OWNERS,
+    kinds={"duckdb"},
+    pool="warehouse",
+    description=PTABLE.description + " Generated from the DisclosureControl parameters, or loaded from a CSV.",
+    metadata={**PTABLE.definition_metadata(), "rule_table": PTABLE_RULE.qualified_name},
+)
+def ptable(warehouse: Warehouse, disclosure_control: DisclosureControl) -> dg.MaterializeResult:
+    table = disclosure_control.ptable()
+    lookup = table.lookup_frame().with_columns(pl.all().cast(pl.Int32))
+    with warehouse.transaction() as connection:
+        connection.register("ptable_lookup", lookup)
+        row_count = replace_table(connection, PTABLE, "SELECT pcv, ckey, pvalue FROM ptable_lookup")
+        replace_table(
+            connection,
+            PTABLE_RULE,
+            "SELECT $max_pcv AS max_pcv, $repeat_period AS repeat_period, $key_range AS key_range",
+            {"max_pcv": table.max_pcv, "repeat_period": table.repeat_period, "key_range": table.key_range},
+        )
+    description = table.metadata()
+    rows = description.pop("rows")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": row_count,
+            "source": disclosure_control.external_ptable_csv or "generated from parameters (maximum entropy)",
+            "parameters": dg.MetadataValue.json(description),
+            "rows": dg.MetadataValue.md(
+                "| pcv | noises | mean | variance |\n|---|---|---|---|\n"
+                + "\n".join(
+                    f"| {row['pcv']} | {row['noises']} | {row['mean']:.6f} | {row['variance']:.6f} |"
+                    for row in rows[:60]
+                )
+            ),
+        }
+    )
+
+
+@dg.asset(
+    name=PERTURBED_COUNTS.name,
+    group_name="disclosure",
+    owners=OWNERS,
+    kinds={"duckdb"},
+    pool="warehouse",
+    deps=[REGISTRATION_COUNTS.name, PTABLE.name],
+    partitions_def=quarterly_partitions,
+    backfill_policy=single_run_backfill,
+    description=(
+        "Every cell of the cube perturbed by the cell key method (count + ptable noise at its cell key), then "
+        "rounded to the nearest 10 for the tables. Neither the unperturbed count nor the cell key is kept."
+    ),
+    metadata=PERTURBED_COUNTS.definition_metadata(),
+)
+def perturbed_counts(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, disclosure_control: DisclosureControl
+) -> dg.MaterializeResult:
+    quarters = quarters_of(context)
+    with warehouse.transaction() as connection:
+        replace_partitions(
+            connection,
+            PERTURBED_COUNTS,
+            quarters,
+            sql_text(PERTURBED_COUNTS.name),
+            {"quarters": [quarter.label for quarter in quarters], "rounding_base": disclosure_control.rounding_base},
+        )
+        cells = count_rows(connection, PERTURBED_COUNTS, quarters)
+        cells_in = count_rows(connection, REGISTRATION_COUNTS, quarters)
+        if cells != cells_in:  # raised inside the transaction, so nothing of this run is kept
+            raise RuntimeError(f"{cells_in} cells were counted but {cells} perturbed: the ptable does not cover them")
+    return dg.MaterializeResult(
+        metadata={
+            "quarters": quarter_range_label(quarters),
+            "dagster/row_count": cells,
+            "rounding_base": disclosure_control.rounding_base,
+            **PERTURBED_COUNTS.definition_metadata(),
+        }
+    )
+
+
+disclosure_assets = [ptable, perturbed_counts]
