@@ -18,11 +18,14 @@ from nino_assets.postcodes import AREA_NAMES, OVERSEAS_CODE, UNKNOWN_CODE
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
 from nino_assets.reference import AGE_BANDS, LOCAL_AUTHORITIES, NATIONALITIES
 from nino_assets.tables import STATISTICS, Column, Table
-from nino_assets.warehouse import Warehouse, count_rows, replace_partitions, replace_table, sql_text
+from nino_assets.warehouse import Warehouse, count_rows, delete_partitions, ensure_table, replace_table, sql_text
 
 OWNERS = ["team:nino-production"]
 GROUP = "cubes"
 YEAR_QUARTERS = 4
+QUARTERS_PER_PASS = 8
+"""The 64 grouping sets of the whole series at once would hold ~100 million groups in memory (about 20 GB of hash
+tables); eight quarters a pass hold about 8 million, inside the warehouse's memory limit, and spill nothing."""
 
 CUBE_DIMENSIONS = Table(
     schema=STATISTICS,
@@ -131,22 +134,23 @@ def cube_dimensions(warehouse: Warehouse) -> dg.MaterializeResult:
 )
 def registration_counts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     quarters = quarters_of(context)
-    first_needed = quarters[0]
-    for _ in range(YEAR_QUARTERS - 1):
-        first_needed = first_needed.previous()
     with warehouse.transaction() as connection:
-        replace_partitions(
-            connection,
-            REGISTRATION_COUNTS,
-            quarters,
-            sql_text(REGISTRATION_COUNTS.name),
-            {
-                "quarters": [quarter.label for quarter in quarters],
-                "first_needed_quarter": first_needed.label,
-                "last_quarter": quarters[-1].label,
-                "record_key_range": RECORD_KEY_RANGE,
-            },
-        )
+        ensure_table(connection, REGISTRATION_COUNTS)
+        delete_partitions(connection, REGISTRATION_COUNTS, quarters)
+        for first in range(0, len(quarters), QUARTERS_PER_PASS):
+            batch = quarters[first : first + QUARTERS_PER_PASS]
+            first_needed = batch[0]
+            for _ in range(YEAR_QUARTERS - 1):
+                first_needed = first_needed.previous()
+            connection.execute(
+                f"INSERT INTO {REGISTRATION_COUNTS.qualified_name} BY NAME {sql_text(REGISTRATION_COUNTS.name)}",
+                {
+                    "quarters": [quarter.label for quarter in batch],
+                    "first_needed_quarter": first_needed.label,
+                    "last_quarter": batch[-1].label,
+                    "record_key_range": RECORD_KEY_RANGE,
+                },
+            )
         cells = count_rows(connection, REGISTRATION_COUNTS, quarters)
         cells_by_period_type = dict(
             connection.execute(

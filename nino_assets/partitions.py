@@ -20,6 +20,7 @@ quarterly_partitions = dg.TimeWindowPartitionsDefinition(
 # marked beta on `@asset`; it is the design, so the warning each asset would repeat is said once here instead.
 single_run_backfill = dg.BackfillPolicy.single_run()
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", message="Parameter `allow_nonexistent_upstream_partitions`", category=dg.BetaWarning)
 
 
 def quarters_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[Quarter]:

@@ -1,0 +1,136 @@
+"""Counts, cell keys and perturbation on a hand-made world: every cell checked against its records."""
+
+import pytest
+
+from nino_assets.cell_key.cell_keys import cell_key
+from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
+from nino_assets.definitions import ALL_ASSETS
+from nino_assets.disclosure import DisclosureControl
+from nino_assets.quarters import Quarter
+from nino_assets_tests.conftest import materialize_quarters, query
+from nino_assets_tests.pipeline_world import Record, write_world
+
+Q1, Q2 = Quarter(2002, 1), Quarter(2002, 2)
+PEOPLE = [
+    ("POL", "M", "1980-01-01", "SW1A 1AA"),
+    ("POL", "F", "1985-05-05", "SW1A 1AA"),
+    ("IND", "M", "1975-03-03", "M1 1AE"),
+    ("IND", "F", "1970-07-07", "CF10 1EP"),
+    ("FRA", "F", "1983-08-08", "OVERSEAS"),
+    ("NGA", "M", "1979-09-09", ""),
+]
+
+
+@pytest.fixture
+def world(nino_home):
+    scans = {
+        quarter: [
+            Record(nino=f"A{letter}{number:06d}C", nationality=nationality, sex=sex, date_of_birth=born,
+                   postcode=postcode, registration_date=f"2002-{quarter.start.month + 1:02d}-15")
+            for letter in ("BC" if quarter == Q1 else "EGH")  # two people a row in 2002-Q1, three in 2002-Q2
+            for number, (nationality, sex, born, postcode) in enumerate(PEOPLE)
+        ]
+        for quarter in (Q1, Q2)
+    }
+    write_world(nino_home, scans)
+    assert materialize_quarters(ALL_ASSETS, nino_home, [Q1, Q2]).success
+    return nino_home
+
+
+CELLS = """
+    SELECT c.quarter, c.period_type, n.code AS nationality, a.code AS age, s.code AS sex, g.code AS geography,
+           c.nationality_level, c.age_level, c.sex_level, c.geography_level, c.registrations, c.cell_key
+    FROM stat.registration_counts AS c
+    JOIN stat.cube_dimensions AS n ON n.member_id = c.nationality_member
+    JOIN stat.cube_dimensions AS a ON a.member_id = c.age_member
+    JOIN stat.cube_dimensions AS s ON s.member_id = c.sex_member
+    JOIN stat.cube_dimensions AS g ON g.member_id = c.geography_member
+"""
+
+
+def record_keys(home, where):
+    return [key for (key,) in query(home, f"SELECT record_key FROM stat.geocoded_registrations WHERE {where}")]
+
+
+def test_every_cross_classification_is_there_with_its_records_count_and_key(world):
+    levels = query(world, "SELECT DISTINCT nationality_level, age_level, sex_level, geography_level "
+                          "FROM stat.registration_counts")
+    assert len(levels) == 4 * 2 * 2 * 4
+    cells = {row[:6]: row[10:] for row in query(world, CELLS)}
+    q1_keys = record_keys(world, "registration_quarter = '2002-Q1'")
+    all_keys = record_keys(world, "true")
+    assert cells[("2002-Q1", "quarter", "Total", "Total", "Total", "Total")] == (12, cell_key(q1_keys))
+    # the year to 2002-Q2 is counted from its own records (both quarters), not from quarter cells
+    assert cells[("2002-Q2", "year_ending", "Total", "Total", "Total", "Total")] == (30, cell_key(all_keys))
+    polish_men = record_keys(world, "nationality_code = 'POL' AND sex = 'M' AND registration_quarter = '2002-Q2'")
+    assert cells[("2002-Q2", "quarter", "Poland", "Total", "M", "E09000033")] == (3, cell_key(polish_men))
+    assert cells[("2002-Q2", "quarter", "European Union", "Total", "Total", "E12000007")][0] == 6
+    assert cells[("2002-Q2", "quarter", "EU14", "Total", "Total", "OVERSEAS")][0] == 3  # French, address abroad
+    assert cells[("2002-Q2", "quarter", "Total", "Total", "Total", "UNKNOWN")][0] == 3
+    assert cells[("2002-Q2", "quarter", "Total", "Total", "Total", "W92000004")][0] == 3  # Wales, as country
+    assert ("2002-Q2", "quarter", "Poland", "Total", "M", "M1 1AE") not in cells  # empty cells are not stored
+    assert all(0 <= key < RECORD_KEY_RANGE for _, key in cells.values())
+
+
+def test_cells_equal_direct_counts_from_records(world):
+    """Every region x world area x sex cell, recounted straight from the geocoded records."""
+    mismatches = query(
+        world,
+        CELLS.replace("SELECT c.quarter", "WITH cube AS (SELECT c.quarter")
+        + """
+        WHERE c.period_type = 'quarter' AND c.nationality_level = 'world_area' AND c.age_level = 'total'
+          AND c.sex_level = 'sex' AND c.geography_level = 'region'),
+        direct AS (SELECT registration_quarter AS quarter, world_area AS nationality, sex, region_code AS geography,
+                          count(*) AS registrations, sum(record_key) % 4096 AS cell_key
+                   FROM stat.geocoded_registrations GROUP BY ALL)
+        SELECT * FROM cube FULL JOIN direct USING (quarter, nationality, sex, geography)
+        WHERE cube.registrations IS DISTINCT FROM direct.registrations OR cube.cell_key IS DISTINCT FROM direct.cell_key
+        """,
+    )
+    assert mismatches == []
+
+
+def test_perturbation_matches_the_reference_for_every_cell(world):
+    table = DisclosureControl().ptable()
+    rows = query(
+        world,
+        "SELECT c.registrations, c.cell_key, p.perturbed_value, p.published_value FROM stat.registration_counts c "
+        "JOIN stat.perturbed_counts p USING (quarter, period_type, nationality_member, age_member, sex_member, "
+        "geography_member)",
+    )
+    assert len(rows) == query(world, "SELECT count(*) FROM stat.perturbed_counts")[0][0] > 1000
+    for count, key, perturbed, published in rows:
+        assert perturbed == table.perturb(count, key)
+        assert perturbed == 0 or perturbed > 2  # js = 2: no 1s or 2s
+        assert abs(perturbed - count) <= 3
+        assert published % 10 == 0 and abs(published - perturbed) <= 5
+    columns = {name for (name,) in query(world, "SELECT column_name FROM information_schema.columns "
+                                                "WHERE table_name = 'perturbed_counts'")}
+    assert not columns & {"registrations", "cell_key", "pcv", "ckey", "pvalue"}
+
+
+def test_an_external_ptable_in_the_ons_layout_is_applied(world, tmp_path):
+    # a toy ptable in the ONS layout with 4 keys and rows repeating past 3: noise +1 on odd keys, -1 on even ones
+    csv = tmp_path / "ptable.csv"
+    lines = ["pcv,ckey,pvalue"] + [f"{pcv},{key},{0 if pcv == 0 else (1 if key % 2 else -1)}"
+                                   for pcv in range(0, 4) for key in range(4)]
+    csv.write_text("\n".join(lines) + "\n")
+    from nino_assets.definitions import resources
+
+    import dagster as dg
+
+    resources_with_external = {**resources(world), "disclosure_control": DisclosureControl(external_ptable_csv=str(csv),
+                                                                                            external_repeat_period=2)}
+    result = dg.materialize(
+        ALL_ASSETS, resources=resources_with_external,
+        tags={"dagster/asset_partition_range_start": Q1.partition_key,
+              "dagster/asset_partition_range_end": Q2.partition_key},
+    )
+    assert result.success
+    rows = query(
+        world,
+        "SELECT c.registrations, c.cell_key, p.perturbed_value FROM stat.registration_counts c "
+        "JOIN stat.perturbed_counts p USING (quarter, period_type, nationality_member, age_member, sex_member, "
+        "geography_member)",
+    )
+    assert rows and all(perturbed == count + (1 if key % 4 % 2 else -1) for count, key, perturbed in rows)
