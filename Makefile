@@ -23,4 +23,5 @@ ui: $(BIN)/nino
 	$(BIN)/nino ui
 
 bench: $(BIN)/nino
-	$(BIN)/python -m nino_assets.benchmarks
+	$(BIN)/python -m nino_assets.benchmarks --keep $(CURDIR)/data/benchmark
+	$(BIN)/python -m nino_assets.benchmarks.cell_key --warehouse $(CURDIR)/data/benchmark/warehouse/nino.duckdb

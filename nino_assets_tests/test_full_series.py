@@ -195,3 +195,25 @@ def test_no_raw_value_anywhere_in_the_dagster_instance(full_series):
         content = path.read_bytes()
         leaked = [needle.decode() for needle in needles if needle in content]
         assert not leaked, f"{path} holds {len(leaked)} raw values"
+
+
+def test_cubes_of_the_whole_series_and_their_noise(full_series):
+    from nino_assets.disclosure import DisclosureControl
+
+    variance = DisclosureControl().variance
+    [(cells, mean, noise_variance, smallest, largest, forbidden)] = query(
+        full_series.home,
+        """
+        SELECT count(*), avg(p.perturbed_value - c.registrations), var_pop(p.perturbed_value - c.registrations),
+               min(p.perturbed_value - c.registrations), max(p.perturbed_value - c.registrations),
+               count(*) FILTER (WHERE p.perturbed_value BETWEEN 1 AND 2)
+        FROM stat.registration_counts AS c
+        JOIN stat.perturbed_counts AS p
+            USING (quarter, period_type, nationality_member, age_member, sex_member, geography_member)
+        """,
+    )
+    print(f"\ncube of the whole series: {cells:,} cells; noise mean {mean:.5f}, variance {noise_variance:.4f}")
+    assert cells == query(full_series.home, "SELECT count(*) FROM stat.perturbed_counts")[0][0] > 50_000_000
+    assert abs(mean) < 0.05
+    assert abs(noise_variance / variance - 1) < 0.10
+    assert (smallest, largest, forbidden) == (-3, 3, 0)
