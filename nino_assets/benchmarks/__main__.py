@@ -35,7 +35,8 @@ def _floor_seconds(home: NinoHome) -> float:
     """The time DuckDB takes to read every landing file once, parsed into its fields: the least any ingest costs."""
     columns = {name: "VARCHAR" for name in COLUMN_NAMES}
     started = time.perf_counter()
-    with duckdb.connect(config={"enable_progress_bar": False}) as connection:
+    with duckdb.connect() as connection:
+        connection.execute("SET enable_progress_bar = false")
         connection.execute(
             "SELECT count(*), max(nino), max(postcode) FROM read_csv($files, delim = '|', header = false, "
             "skip = 2, columns = $columns, quote = '', escape = '', null_padding = true, ignore_errors = true, "
