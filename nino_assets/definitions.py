@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from nino_assets.clean import clean_assets
-from nino_assets.cubes import cube_assets
-from nino_assets.disclosure import DisclosureControl, disclosure_assets
-from nino_assets.geography import geography_assets
-from nino_assets.ingest import ingest_assets
+from nino_assets.checks import build_suite_checks
+from nino_assets.clean import REGISTRATIONS, clean_assets
+from nino_assets.cubes import REGISTRATION_COUNTS, cube_assets
+from nino_assets.disclosure import PERTURBED_COUNTS, DisclosureControl, disclosure_assets
+from nino_assets.geography import GEOCODED_REGISTRATIONS, geography_assets
+from nino_assets.ingest import RAW_SCAN, ingest_assets
 from nino_assets.paths import NinoHome
 from nino_assets.reference import reference_assets
 from nino_assets.warehouse import Warehouse
@@ -21,6 +22,13 @@ ALL_ASSETS = [
     *cube_assets,
     *disclosure_assets,
 ]
+
+# The table each asset writes, by asset name: what a suite in expectations/ named after the asset validates.
+TABLES_BY_ASSET = {
+    table.name: table
+    for table in (RAW_SCAN, REGISTRATIONS, GEOCODED_REGISTRATIONS, REGISTRATION_COUNTS, PERTURBED_COUNTS)
+}
+ALL_CHECKS = build_suite_checks(TABLES_BY_ASSET)
 
 # The main job: every asset, every quarter. `nino run` launches it over the whole range as one run.
 main_job = dg.define_asset_job("main", selection=dg.AssetSelection.all(), description="Every asset of the journey.")
@@ -36,7 +44,7 @@ def resources(home: NinoHome) -> dict[str, object]:
 
 
 def build_definitions(home: NinoHome) -> dg.Definitions:
-    return dg.Definitions(assets=ALL_ASSETS, jobs=[main_job], resources=resources(home))
+    return dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, jobs=[main_job], resources=resources(home))
 
 
 defs = build_definitions(NinoHome.from_environment())

@@ -21,6 +21,8 @@ quarterly_partitions = dg.TimeWindowPartitionsDefinition(
 single_run_backfill = dg.BackfillPolicy.single_run()
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", message="Parameter `allow_nonexistent_upstream_partitions`", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", message="Parameter `partitions_def`", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
 
 
 def quarters_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[Quarter]:
