@@ -1,6 +1,7 @@
 """Reference stage: versioned classifications and lookups, each with its source and vintage."""
 
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -116,61 +117,6 @@ def _materialize_reference(
 
 
 @dg.asset(
-    name=LOCAL_AUTHORITIES.name,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"duckdb"},
-    pool="warehouse",
-    description=LOCAL_AUTHORITIES.description,
-    metadata=LOCAL_AUTHORITIES.definition_metadata(),
-)
-def local_authorities(warehouse: Warehouse) -> dg.MaterializeResult:
-    files = {
-        "local_authorities_csv": REFERENCE_DATA / "local_authorities.csv",
-        "la_population_csv": REFERENCE_DATA / "la_population.csv",
-    }
-    return _materialize_reference(
-        warehouse,
-        LOCAL_AUTHORITIES,
-        {name: str(path) for name, path in files.items()},
-        _source_metadata(
-            "ONS LAD December 2023 codes and names (ONSvisual/geo-scripts), regions from the ONS Geoportal "
-            "(drkane/geo-lookups); mid-2020 populations from ONS/NRS/NISRA via mySociety. OGL v3.0 / CC-BY-4.0.",
-            "LAD December 2023; population mid-2020",
-            list(files.values()),
-        ),
-    )
-
-
-@dg.asset(
-    name=NATIONALITIES.name,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"duckdb"},
-    pool="warehouse",
-    description=NATIONALITIES.description,
-    metadata=NATIONALITIES.definition_metadata(),
-)
-def nationalities(warehouse: Warehouse) -> dg.MaterializeResult:
-    files = {
-        "countries_csv": REFERENCE_DATA / "countries.csv",
-        "dwp_groups_csv": REFERENCE_DATA / "dwp_nationality_groups.csv",
-        "overrides_csv": REFERENCE_DATA / "dwp_nationality_overrides.csv",
-    }
-    return _materialize_reference(
-        warehouse,
-        NATIONALITIES,
-        {name: str(path) for name, path in files.items()},
-        _source_metadata(
-            "ISO 3166-1 (datasets/country-codes, PDDL); EU dates (jfjelstul/eums, MIT); DWP nationality "
-            "classification from the NINo summary tables to March 2018 (GSS-Cogs/ref_migration, OGL v3.0).",
-            "ISO 2026-05 snapshot; EU membership to 2021; DWP classification 2018",
-            list(files.values()),
-        ),
-    )
-
-
-@dg.asset(
     name=POSTCODE_LOOKUP.name,
     group_name=GROUP,
     owners=OWNERS,
@@ -196,44 +142,71 @@ def postcode_lookup(warehouse: Warehouse, nino_home: NinoHome) -> dg.Materialize
     )
 
 
-@dg.asset(
-    name=AGE_BANDS.name,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"duckdb"},
-    pool="warehouse",
-    description=AGE_BANDS.description + " Changed in reference_data/age_bands.csv and nowhere else.",
-    metadata=AGE_BANDS.definition_metadata(),
-)
-def age_bands(warehouse: Warehouse) -> dg.MaterializeResult:
-    bands_file = REFERENCE_DATA / "age_bands.csv"
-    return _materialize_reference(
-        warehouse,
+@dataclass(frozen=True)
+class PackagedReference:
+    """A reference table loaded from files shipped in `reference_data/` by its SQL (`sql/<table name>.sql`)."""
+
+    table: Table
+    files: dict[str, str]  # SQL parameter -> file name in reference_data/
+    source: str
+    vintage: str
+    note: str = ""
+
+
+def packaged_reference_asset(reference: PackagedReference) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=reference.table.name,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"duckdb"},
+        pool="warehouse",
+        description=f"{reference.table.description} {reference.note}".strip(),
+        metadata=reference.table.definition_metadata(),
+    )
+    def _reference_table(warehouse: Warehouse) -> dg.MaterializeResult:
+        files = {parameter: REFERENCE_DATA / name for parameter, name in reference.files.items()}
+        return _materialize_reference(
+            warehouse,
+            reference.table,
+            {parameter: str(path) for parameter, path in files.items()},
+            _source_metadata(reference.source, reference.vintage, list(files.values())),
+        )
+
+    return _reference_table
+
+
+PACKAGED_REFERENCES = (
+    PackagedReference(
+        LOCAL_AUTHORITIES,
+        {"local_authorities_csv": "local_authorities.csv", "la_population_csv": "la_population.csv"},
+        "ONS LAD December 2023 codes and names (ONSvisual/geo-scripts), regions from the ONS Geoportal "
+        "(drkane/geo-lookups); mid-2020 populations from ONS/NRS/NISRA via mySociety. OGL v3.0 / CC-BY-4.0.",
+        "LAD December 2023; population mid-2020",
+    ),
+    PackagedReference(
+        NATIONALITIES,
+        {
+            "countries_csv": "countries.csv",
+            "dwp_groups_csv": "dwp_nationality_groups.csv",
+            "overrides_csv": "dwp_nationality_overrides.csv",
+        },
+        "ISO 3166-1 (datasets/country-codes, PDDL); EU dates (jfjelstul/eums, MIT); DWP nationality "
+        "classification from the NINo summary tables to March 2018 (GSS-Cogs/ref_migration, OGL v3.0).",
+        "ISO 2026-05 snapshot; EU membership to 2021; DWP classification 2018",
+    ),
+    PackagedReference(
         AGE_BANDS,
-        {"age_bands_csv": str(bands_file)},
-        _source_metadata(TEAM_SOURCE + " Bands as in DWP's NINo tables.", "2026-11", [bands_file]),
-    )
-
-
-@dg.asset(
-    name=DISCONTINUITIES.name,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"duckdb"},
-    pool="warehouse",
-    description=DISCONTINUITIES.description,
-    metadata=DISCONTINUITIES.definition_metadata(),
-)
-def discontinuities(warehouse: Warehouse) -> dg.MaterializeResult:
-    discontinuities_file = REFERENCE_DATA / "discontinuities.csv"
-    return _materialize_reference(
-        warehouse,
+        {"age_bands_csv": "age_bands.csv"},
+        TEAM_SOURCE + " Bands as in DWP's NINo tables.",
+        "2026-11",
+        "Changed in reference_data/age_bands.csv and nowhere else.",
+    ),
+    PackagedReference(
         DISCONTINUITIES,
-        {"discontinuities_csv": str(discontinuities_file)},
-        _source_metadata(
-            TEAM_SOURCE + " From the changes DWP's NINo bulletins explain.", "2026-11", [discontinuities_file]
-        ),
-    )
+        {"discontinuities_csv": "discontinuities.csv"},
+        TEAM_SOURCE + " From the changes DWP's NINo bulletins explain.",
+        "2026-11",
+    ),
+)
 
-
-reference_assets = [local_authorities, nationalities, postcode_lookup, age_bands, discontinuities]
+reference_assets = [*(packaged_reference_asset(reference) for reference in PACKAGED_REFERENCES), postcode_lookup]
