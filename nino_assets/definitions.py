@@ -12,6 +12,7 @@ from nino_assets.geography import GEOCODED_REGISTRATIONS, geography_assets
 from nino_assets.ingest import RAW_SCAN, ingest_assets
 from nino_assets.paths import NinoHome
 from nino_assets.reference import reference_assets
+from nino_assets.rule_checks import rule_checks
 from nino_assets.warehouse import Warehouse
 
 ALL_ASSETS = [
@@ -28,7 +29,7 @@ TABLES_BY_ASSET = {
     table.name: table
     for table in (RAW_SCAN, REGISTRATIONS, GEOCODED_REGISTRATIONS, REGISTRATION_COUNTS, PERTURBED_COUNTS)
 }
-ALL_CHECKS = build_suite_checks(TABLES_BY_ASSET)
+ALL_CHECKS = [*build_suite_checks(TABLES_BY_ASSET), *rule_checks]
 
 # The main job: every asset, every quarter. `nino run` launches it over the whole range as one run.
 main_job = dg.define_asset_job("main", selection=dg.AssetSelection.all(), description="Every asset of the journey.")

@@ -35,7 +35,7 @@ def test_every_expectation_is_a_blocking_check_that_passes_on_good_data(nino_hom
     assert result.success
     checks = evaluations(result)
     expected = {name for suite in load_suites() for name in suite.check_names()}
-    assert set(checks) == expected
+    assert set(checks) == expected | {"volume_against_history", "records_reconcile", "disclosure_rules"}
     assert all(evaluation.passed for evaluation in checks.values())
     specs = [spec for checks_definition in ALL_CHECKS for spec in checks_definition.check_specs]
     assert specs and all(spec.blocking for spec in specs)
@@ -92,3 +92,60 @@ def test_a_suite_must_be_named_after_its_asset_and_name_its_checks_once(tmp_path
     (tmp_path / "raw_scan.json").write_text(json.dumps({"name": "raw_scan", "expectations": [twice, twice]}))
     with pytest.raises(ValueError, match="check names repeat"):
         load_suites(tmp_path)
+
+
+def quarterly_scans(quarters, volumes):
+    return {
+        quarter: [
+            Record(nino=f"A{'BCEGHJKLMNPRSTWXYZ'[index]}{number:06d}C",
+                   registration_date=f"{quarter.year}-{quarter.start.month + 1:02d}-10")
+            for number in range(volume)
+        ]
+        for index, (quarter, volume) in enumerate(zip(quarters, volumes))
+    }
+
+
+def run_range(home, quarters, instance=None):
+    return dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS], resources=resources(home), tags=range_tags(quarters),
+        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
+    )
+
+
+def test_a_volume_drop_of_40_percent_fails_the_history_check_and_blocks_cleaning(nino_home):
+    quarters = [Quarter(2011, 1), Quarter(2011, 2), Quarter(2011, 3), Quarter(2011, 4), Quarter(2012, 1)]
+    write_world(nino_home, quarterly_scans(quarters, [50, 50, 50, 50, 30]))
+    result = run_range(nino_home, quarters)
+    check = evaluations(result)["volume_against_history"]
+    assert not check.passed
+    assert check.metadata["outside_tolerance"].value == ["2012-Q1: -40% on the quarter, -40% on the year"]
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert "raw_scan" in materialized and "registrations" not in materialized
+
+
+def test_a_drop_a_discontinuity_explains_passes_and_says_so(nino_home):
+    quarters = [Quarter(2019, 2), Quarter(2019, 3), Quarter(2019, 4), Quarter(2020, 1), Quarter(2020, 2)]
+    write_world(nino_home, quarterly_scans(quarters, [50, 50, 50, 50, 20]))
+    check = evaluations(run_range(nino_home, quarters))["volume_against_history"]
+    assert check.passed
+    [explained] = check.metadata["explained_by_discontinuities"].value
+    assert explained.startswith("2020-Q2: -60% on the quarter") and "covid19" in explained
+
+
+def test_a_perturbed_cell_of_value_1_fails_the_disclosure_rules(nino_home, monkeypatch):
+    write_world(nino_home, {Q1: [*ADULTS, Record(nino="CE123456A", nationality="IND", postcode="M1 1AE")]})
+    real_sql_text = warehouse.sql_text
+
+    def perturbation_with_a_bug(asset_name):
+        text = real_sql_text(asset_name)
+        if asset_name == "perturbed_counts":
+            text = text.replace("cells.registrations + ptable.pvalue AS perturbed_value",
+                                "CASE WHEN cells.registrations = 1 THEN 1 ELSE cells.registrations + ptable.pvalue END "
+                                "AS perturbed_value")
+        return text
+
+    monkeypatch.setattr("nino_assets.disclosure.sql_text", perturbation_with_a_bug)
+    check = evaluations(run_everything(nino_home))["disclosure_rules"]
+    assert not check.passed
+    assert check.metadata["perturbed_values_in_1_to_js"].value > 0
+    assert check.metadata["cells_counted"].value == check.metadata["cells_perturbed"].value

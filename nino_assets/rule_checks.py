@@ -1,0 +1,186 @@
+"""Blocking checks that a suite cannot express: they need history (earlier quarters) or arithmetic across tables.
+
+- `volume_against_history` (raw_scan): a quarter's records against the previous quarter and the same quarter a
+  year earlier. It fails when the volume moved by more than VOLUME_TOLERANCE against both, unless a discontinuity
+  (reference.discontinuities) was in force, which explains it; the check then passes and says which one.
+- `records_reconcile` (registrations): records in = registrations counted + records excluded, per quarter.
+- `disclosure_rules` (perturbed_counts): every counted cell is perturbed; no perturbed value in 1..js; no noise
+  beyond D; and a sample of cells recomputed from their records gets the published value again.
+Only counts, rates and quarter labels reach the results.
+"""
+
+import dagster as dg
+
+from nino_assets.clean import REGISTRATION_EXCLUSIONS, REGISTRATIONS
+from nino_assets.cubes import REGISTRATION_COUNTS
+from nino_assets.disclosure import PERTURBED_COUNTS, DisclosureControl
+from nino_assets.ingest import RAW_SCAN
+from nino_assets.partitions import quarter_range_label, quarterly_partitions, quarters_of
+from nino_assets.warehouse import Warehouse
+
+VOLUME_TOLERANCE = 0.35
+"""The largest change of a quarter's volume, against both the previous quarter and a year earlier, that passes
+without a discontinuity to explain it. The published series moves by up to a third in ordinary quarters."""
+LASTING_EFFECT_QUARTERS = 4
+"""A discontinuity with no end date explains changes for this many quarters from its first."""
+CONSISTENCY_SAMPLE = 500
+
+
+def _labels(context) -> tuple[list, dict]:
+    quarters = quarters_of(context)
+    return quarters, {"labels": [quarter.label for quarter in quarters]}
+
+
+@dg.asset_check(asset=RAW_SCAN.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
+                description=f"Volume against the previous quarter and a year earlier (tolerance "
+                            f"{VOLUME_TOLERANCE:.0%} against both, unless a discontinuity explains it).")
+def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    quarters, parameters = _labels(context)
+    with warehouse.get_connection() as connection:
+        rows = connection.execute(
+            f"""
+            WITH volumes AS (
+                SELECT scan_quarter, count(*) AS records,
+                       CAST(left(scan_quarter, 4) AS INTEGER) AS year,
+                       CAST(right(scan_quarter, 1) AS INTEGER) AS quarter_number,
+                       4 * year + quarter_number AS n
+                FROM {RAW_SCAN.qualified_name} GROUP BY ALL
+            ),
+            changes AS (
+                SELECT now.scan_quarter, now.records,
+                       now.records / previous.records - 1 AS against_previous,
+                       now.records / year_before.records - 1 AS against_year_before,
+                       make_date(now.year, 3 * now.quarter_number - 2, 1) AS quarter_start
+                FROM volumes AS now
+                LEFT JOIN volumes AS previous ON previous.n = now.n - 1
+                LEFT JOIN volumes AS year_before ON year_before.n = now.n - 4
+                WHERE now.scan_quarter IN (SELECT unnest($labels))
+            )
+            SELECT changes.scan_quarter, changes.records, changes.against_previous, changes.against_year_before,
+                   string_agg(discontinuities.discontinuity_id, ', ') AS explained_by
+            FROM changes
+            LEFT JOIN reference.discontinuities
+                ON discontinuities.start_date < changes.quarter_start + INTERVAL 3 MONTH
+               AND coalesce(discontinuities.end_date,
+                            discontinuities.start_date + INTERVAL {3 * LASTING_EFFECT_QUARTERS} MONTH)
+                   >= changes.quarter_start
+            GROUP BY ALL ORDER BY 1
+            """,
+            parameters,
+        ).fetchall()
+    outside, explained = [], []
+    for quarter, _records, previous, year_before, explained_by in rows:
+        if previous is None or year_before is None:
+            continue  # the series' first year has no history to compare with
+        if abs(previous) > VOLUME_TOLERANCE and abs(year_before) > VOLUME_TOLERANCE:
+            (explained if explained_by else outside).append(
+                f"{quarter}: {previous:+.0%} on the quarter, {year_before:+.0%} on the year"
+                + (f" ({explained_by})" if explained_by else "")
+            )
+    return dg.AssetCheckResult(
+        passed=not outside,
+        metadata={
+            "quarters": quarter_range_label(quarters),
+            "tolerance": VOLUME_TOLERANCE,
+            "outside_tolerance": dg.MetadataValue.json(outside),
+            "explained_by_discontinuities": dg.MetadataValue.json(explained),
+        },
+    )
+
+
+@dg.asset_check(asset=REGISTRATIONS.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
+                description="Records in (raw_scan) = registrations counted + records excluded, per quarter.")
+def records_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    quarters, parameters = _labels(context)
+    with warehouse.get_connection() as connection:
+        rows = connection.execute(
+            f"""
+            WITH records_in AS (SELECT scan_quarter, count(*) AS n FROM {RAW_SCAN.qualified_name}
+                                WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL),
+            counted AS (SELECT scan_quarter, count(*) AS n FROM {REGISTRATIONS.qualified_name}
+                        WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL),
+            excluded AS (SELECT scan_quarter, sum(records) AS n FROM {REGISTRATION_EXCLUSIONS.qualified_name}
+                         WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL)
+            SELECT records_in.scan_quarter, records_in.n, coalesce(counted.n, 0), coalesce(excluded.n, 0)
+            FROM records_in LEFT JOIN counted USING (scan_quarter) LEFT JOIN excluded USING (scan_quarter)
+            """,
+            parameters,
+        ).fetchall()
+    unbalanced = [f"{quarter}: {n_in} in, {n_out} counted, {n_excluded} excluded"
+                  for quarter, n_in, n_out, n_excluded in rows if n_in != n_out + n_excluded]
+    return dg.AssetCheckResult(
+        passed=not unbalanced,
+        metadata={
+            "quarters": quarter_range_label(quarters),
+            "records_in": sum(row[1] for row in rows),
+            "records_counted": sum(row[2] for row in rows),
+            "records_excluded": sum(row[3] for row in rows),
+            "unbalanced_quarters": dg.MetadataValue.json(unbalanced),
+        },
+    )
+
+
+@dg.asset_check(asset=PERTURBED_COUNTS.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
+                description="Every cell perturbed; no value in 1..js; no noise beyond D; a sample of cells "
+                            "recomputed from their records gets the same value.")
+def disclosure_rules(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse, disclosure_control: DisclosureControl
+) -> dg.AssetCheckResult:
+    quarters, parameters = _labels(context)
+    ptable = disclosure_control.ptable()
+    largest_noise = int(abs(ptable.noise).max())
+    smallest = disclosure_control.smallest_published if not disclosure_control.external_ptable_csv else 0
+    cell = "quarter, period_type, nationality_member, age_member, sex_member, geography_member"
+    with warehouse.get_connection() as connection:
+        [(cells, perturbed, forbidden, beyond_bound)] = connection.execute(
+            f"""
+            SELECT count(c.quarter), count(p.quarter),
+                   count(*) FILTER (WHERE p.perturbed_value BETWEEN 1 AND $smallest),
+                   count(*) FILTER (WHERE abs(p.perturbed_value - c.registrations) > $largest_noise)
+            FROM (SELECT * FROM {REGISTRATION_COUNTS.qualified_name} WHERE quarter IN (SELECT unnest($labels))) AS c
+            FULL JOIN (SELECT * FROM {PERTURBED_COUNTS.qualified_name}
+                       WHERE quarter IN (SELECT unnest($labels))) AS p USING ({cell})
+            """,
+            {**parameters, "smallest": smallest, "largest_noise": largest_noise},
+        ).fetchall()
+        # consistency: local-authority x country-of-nationality quarter cells, recounted from the records
+        sample = connection.execute(
+            f"""
+            WITH sampled AS (
+                SELECT * FROM {PERTURBED_COUNTS.qualified_name}
+                WHERE quarter IN (SELECT unnest($labels)) AND period_type = 'quarter'
+                  AND nationality_level = 'country' AND age_level = 'total' AND sex_level = 'total'
+                  AND geography_level = 'local_authority'
+                USING SAMPLE {CONSISTENCY_SAMPLE} ROWS (reservoir, 2002)
+            )
+            SELECT sampled.perturbed_value, count(*), sum(records.record_key)
+            FROM sampled
+            JOIN stat.cube_dimensions AS nationality ON nationality.member_id = sampled.nationality_member
+            JOIN stat.cube_dimensions AS area ON area.member_id = sampled.geography_member
+            JOIN stat.geocoded_registrations AS records
+              ON records.registration_quarter = sampled.quarter AND records.nationality = nationality.code
+             AND records.lad_code = area.code
+            GROUP BY sampled.quarter, sampled.nationality_member, sampled.geography_member, sampled.perturbed_value
+            """,
+            parameters,
+        ).fetchall()
+    inconsistent = sum(
+        1 for published, count, key_sum in sample
+        if ptable.perturb(count, int(key_sum) % ptable.key_range) != published
+    )
+    return dg.AssetCheckResult(
+        passed=cells == perturbed and forbidden == 0 and beyond_bound == 0 and inconsistent == 0,
+        metadata={
+            "quarters": quarter_range_label(quarters),
+            "cells_counted": cells,
+            "cells_perturbed": perturbed,
+            "perturbed_values_in_1_to_js": forbidden,
+            "noise_beyond_bound": beyond_bound,
+            "bound_D": largest_noise,
+            "cells_recomputed_from_records": len(sample),
+            "cells_inconsistent": inconsistent,
+        },
+    )
+
+
+rule_checks = [volume_against_history, records_reconcile, disclosure_rules]
