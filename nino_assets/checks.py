@@ -49,8 +49,8 @@ def suite_checks(suite: Suite, table: Table) -> dg.AssetChecksDefinition:
             scope = quarter_range_label(quarters)
         started = time.perf_counter()
         with warehouse.get_connection() as connection:
-            # through Arrow: strings arrive as pandas' Arrow-backed strings, several times faster than objects
-            frame = connection.execute(sql, parameters).to_arrow_table().to_pandas()
+            # through Arrow, from a relation (no extra copy): Arrow-backed strings, several times faster than objects
+            frame = connection.sql(sql, params=parameters).to_arrow_table().to_pandas()
         handed_over = time.perf_counter() - started
         outcomes = validate(suite, frame)
         validated = time.perf_counter() - started - handed_over
