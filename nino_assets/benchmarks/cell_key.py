@@ -109,6 +109,9 @@ def _perturb_tables(connection: duckdb.DuckDBPyConnection, ptable) -> None:
 
 def run_duckdb(warehouse: str, size: int | None) -> dict:
     with duckdb.connect(warehouse, read_only=True, config={"preserve_insertion_order": False}) as connection:
+        # Member ids of one level are contiguous, so a table's keys span few bits: up to 16 bits, DuckDB groups
+        # into a perfect hash table (an array) instead of a hash map, which is half again as fast here.
+        connection.execute("SET perfect_ht_threshold = 16")
         connection.execute(f"CREATE TEMP TABLE records AS {_records_sql(size)}")
         ptable = load_ons_ptable(ONS_PTABLE)  # the engine's own loader and pcv rule, as an external ptable
         connection.register("ptable_lookup", ptable.lookup_frame())
