@@ -4,6 +4,8 @@
   year earlier. It fails when the volume moved by more than VOLUME_TOLERANCE against both, unless a discontinuity
   (reference.discontinuities) was in force, which explains it; the check then passes and says which one.
 - `records_reconcile` (registrations): records in = registrations counted + records excluded, per quarter.
+- `no_personal_data` (registrations, geocoded_registrations): no column holds a record's own NINo or postcode (as
+  recorded or normalised) or date of birth, compared record by record with the raw layer.
 - `disclosure_rules` (perturbed_counts): every counted cell is perturbed; no perturbed value in 1..js; no noise
   beyond D; and a sample of cells recomputed from their records gets the published value again.
 Only counts, rates and quarter labels reach the results.
@@ -14,8 +16,10 @@ import dagster as dg
 from nino_assets.clean import REGISTRATION_EXCLUSIONS, REGISTRATIONS
 from nino_assets.cubes import REGISTRATION_COUNTS
 from nino_assets.disclosure import PERTURBED_COUNTS, DisclosureControl
+from nino_assets.geography import GEOCODED_REGISTRATIONS
 from nino_assets.ingest import RAW_SCAN
 from nino_assets.partitions import quarter_range_label, quarterly_partitions, quarters_of
+from nino_assets.tables import Table
 from nino_assets.warehouse import Warehouse
 
 VOLUME_TOLERANCE = 0.35
@@ -183,4 +187,43 @@ def disclosure_rules(
     )
 
 
-rule_checks = [volume_against_history, records_reconcile, disclosure_rules]
+def no_personal_data_check(table: Table) -> dg.AssetChecksDefinition:
+    """Each record's text columns against its raw NINo and postcode, its date columns against its date of birth."""
+    texts = [column.name for column in table.columns if column.sql_type == "VARCHAR"]
+    dates = [column.name for column in table.columns if column.sql_type == "DATE"]
+    leaks = ", ".join(
+        [f"count(*) FILTER (WHERE t.{name} IN (r.nino, r.postcode, upper(replace(r.postcode, ' ', '')))) AS {name}"
+         for name in texts]
+        + [f"count(*) FILTER (WHERE t.{name} = r.date_of_birth) AS {name}" for name in dates]
+    )
+
+    @dg.asset_check(asset=table.name, name="no_personal_data", blocking=True, partitions_def=quarterly_partitions,
+                    pool="warehouse", description="No column repeats the record's NINo, postcode or date of birth.")
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        quarters, parameters = _labels(context)
+        with warehouse.get_connection() as connection:
+            [counts] = connection.execute(
+                f"SELECT {leaks} FROM {table.qualified_name} AS t JOIN {RAW_SCAN.qualified_name} AS r "
+                "USING (scan_quarter, line_number) WHERE t.scan_quarter IN (SELECT unnest($labels))",
+                parameters,
+            ).fetchall()
+        by_column = {name: count for name, count in zip([*texts, *dates], counts) if count}
+        return dg.AssetCheckResult(
+            passed=not by_column,
+            metadata={
+                "quarters": quarter_range_label(quarters),
+                "columns_compared": len(texts) + len(dates),
+                "records_repeating_raw_values_by_column": dg.MetadataValue.json(by_column),
+            },
+        )
+
+    return _check
+
+
+rule_checks = [
+    volume_against_history,
+    records_reconcile,
+    no_personal_data_check(REGISTRATIONS),
+    no_personal_data_check(GEOCODED_REGISTRATIONS),
+    disclosure_rules,
+]

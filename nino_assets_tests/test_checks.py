@@ -35,7 +35,8 @@ def test_every_expectation_is_a_blocking_check_that_passes_on_good_data(nino_hom
     assert result.success
     checks = evaluations(result)
     expected = {name for suite in load_suites() for name in suite.check_names()}
-    assert set(checks) == expected | {"volume_against_history", "records_reconcile", "disclosure_rules"}
+    assert set(checks) == expected | {"volume_against_history", "records_reconcile", "disclosure_rules",
+                                      "no_personal_data"}
     assert all(evaluation.passed for evaluation in checks.values())
     specs = [spec for checks_definition in ALL_CHECKS for spec in checks_definition.check_specs]
     assert specs and all(spec.blocking for spec in specs)
@@ -149,3 +150,31 @@ def test_a_perturbed_cell_of_value_1_fails_the_disclosure_rules(nino_home, monke
     assert not check.passed
     assert check.metadata["perturbed_values_in_1_to_js"].value > 0
     assert check.metadata["cells_counted"].value == check.metadata["cells_perturbed"].value
+
+
+def test_a_postcode_left_in_a_geocoded_table_fails_and_blocks_the_cubes(nino_home, monkeypatch):
+    write_world(nino_home, {Q1: [*ADULTS, Record(nino="CE123456A", postcode="ZZ99 9ZZ")]})
+    real_sql_text = warehouse.sql_text
+
+    def geocoding_with_a_leak(asset_name):
+        """Geocoding with a bug: unmatched postcodes are written into the output area column."""
+        text = real_sql_text(asset_name)
+        if asset_name == "geocoded_registrations":
+            text = text.replace("WHEN 'overseas address' THEN $overseas_code ELSE $unknown_code END AS output_area_code",
+                                "WHEN 'overseas address' THEN $overseas_code ELSE postcode_key END AS output_area_code")
+            text = text.replace("    postcode_lookup.output_area_code,", "    postcode_lookup.output_area_code, "
+                                "postcodes.postcode_key,").replace("SELECT\n    * EXCLUDE (output_area_code,",
+                                                                   "SELECT\n    * EXCLUDE (postcode_key, output_area_code,")
+        return text
+
+    monkeypatch.setattr("nino_assets.warehouse.sql_text", geocoding_with_a_leak)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_everything(nino_home, instance)
+    leaks = [e for e in result.get_asset_check_evaluations()
+             if e.check_name == "no_personal_data" and e.asset_key == dg.AssetKey("geocoded_registrations")]
+    [check] = leaks
+    assert not check.passed
+    assert check.metadata["records_repeating_raw_values_by_column"].value == {"output_area_code": 1}
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert "geocoded_registrations" in materialized and "registration_counts" not in materialized
+    assert "ZZ99" not in json.dumps([str(entry) for entry in instance.all_logs(result.run_id)])
