@@ -18,6 +18,7 @@ from nino_assets.cubes import REGISTRATION_COUNTS
 from nino_assets.disclosure import PERTURBED_COUNTS, DisclosureControl
 from nino_assets.geography import GEOCODED_REGISTRATIONS
 from nino_assets.ingest import RAW_SCAN
+from nino_assets.postcodes import UK_POSTCODE_REGEX
 from nino_assets.partitions import quarter_range_label, quarterly_partitions, quarters_of
 from nino_assets.tables import Table
 from nino_assets.warehouse import Warehouse
@@ -192,8 +193,7 @@ def no_personal_data_check(table: Table) -> dg.AssetChecksDefinition:
     texts = [column.name for column in table.columns if column.sql_type == "VARCHAR"]
     dates = [column.name for column in table.columns if column.sql_type == "DATE"]
     leaks = ", ".join(
-        [f"count(*) FILTER (WHERE t.{name} IN (r.nino, r.postcode, upper(replace(r.postcode, ' ', '')))) AS {name}"
-         for name in texts]
+        [f"count(*) FILTER (WHERE t.{name} IN (r.nino, r.postcode, r.postcode_key)) AS {name}" for name in texts]
         + [f"count(*) FILTER (WHERE t.{name} = r.date_of_birth) AS {name}" for name in dates]
     )
 
@@ -202,10 +202,25 @@ def no_personal_data_check(table: Table) -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         quarters, parameters = _labels(context)
         with warehouse.get_connection() as connection:
+            # only postcodes of the UK form identify an address: "OVERSEAS" and placeholders are not compared
             [counts] = connection.execute(
-                f"SELECT {leaks} FROM {table.qualified_name} AS t JOIN {RAW_SCAN.qualified_name} AS r "
-                "USING (scan_quarter, line_number) WHERE t.scan_quarter IN (SELECT unnest($labels))",
-                parameters,
+                f"""
+                WITH normalised AS (
+                    SELECT scan_quarter, line_number, nino, date_of_birth, postcode,
+                           upper(replace(postcode, ' ', '')) AS postcode_key
+                    FROM {RAW_SCAN.qualified_name} WHERE scan_quarter IN (SELECT unnest($labels))
+                ),
+                identifying AS (
+                    SELECT scan_quarter, line_number, nino, date_of_birth,
+                           CASE WHEN regexp_full_match(postcode_key, $uk_postcode_regex) THEN postcode END AS postcode,
+                           CASE WHEN regexp_full_match(postcode_key, $uk_postcode_regex) THEN postcode_key END
+                               AS postcode_key
+                    FROM normalised
+                )
+                SELECT {leaks} FROM {table.qualified_name} AS t JOIN identifying AS r USING (scan_quarter, line_number)
+                WHERE t.scan_quarter IN (SELECT unnest($labels))
+                """,
+                {**parameters, "uk_postcode_regex": UK_POSTCODE_REGEX},
             ).fetchall()
         by_column = {name: count for name, count in zip([*texts, *dates], counts) if count}
         return dg.AssetCheckResult(
