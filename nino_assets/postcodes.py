@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 UK_POSTCODE_REGEX = "^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
 """A postcode in matching form (upper case, no spaces): outward code (area, district) then inward code (sector,
 unit), e.g. SW1A1AA, M11AE, B337HJ."""
@@ -16,11 +14,3 @@ UNKNOWN_CODE = "UNKNOWN"
 
 AREA_NAMES = {OVERSEAS_CODE: "Overseas registration", UNKNOWN_CODE: "Unknown"}
 
-
-def matching_form(postcode: str | None) -> str:
-    """Upper case without spaces: how a recorded postcode is compared with the lookup's."""
-    return (postcode or "").replace(" ", "").upper()
-
-
-def is_uk_postcode_form(postcode: str | None) -> bool:
-    return re.fullmatch(UK_POSTCODE_REGEX, matching_form(postcode)) is not None

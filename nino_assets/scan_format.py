@@ -53,12 +53,6 @@ def file_name(quarter_label: str) -> str:
     return f"mws_{quarter_label}.txt"
 
 
-def quarter_label_of_file(name: str) -> str | None:
-    """The quarter label a landing file name carries, or None for a file that is not a scan."""
-    match = re.fullmatch(r"mws_(\d{4}-Q[1-4])\.txt", name)
-    return match.group(1) if match else None
-
-
 def header_line(quarter_label: str, extract_date: date) -> str:
     return SEPARATOR.join([HEADER_TAG, SOURCE_CODE, FORMAT_VERSION, quarter_label, extract_date.isoformat()])
 
