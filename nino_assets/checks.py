@@ -1,7 +1,7 @@
 """Quality gate: every suite in `expectations/` becomes blocking asset checks on the asset it is named after.
 
 One check per expectation, so that the UI shows which rule failed and by how much. A check validates the
-partitions just materialised (a single-run backfill's whole range in one pass), handed over from DuckDB with only
+partitions just materialised and records its outcome for the publication gate (`gate.py`) (a single-run backfill's whole range in one pass), handed over from DuckDB with only
 the columns the suite reads. Adding a suite file adds its checks: no Python changes.
 """
 
@@ -11,6 +11,7 @@ import time
 import dagster as dg
 
 from nino_assets.expectations import Suite, load_suites, validate
+from nino_assets.gate import record_outcomes
 from nino_assets.partitions import quarter_range_label, quarterly_partitions, quarters_of
 from nino_assets.tables import Table
 from nino_assets.warehouse import Warehouse
@@ -42,6 +43,7 @@ def suite_checks(suite: Suite, table: Table) -> dg.AssetChecksDefinition:
         sql = f"SELECT {columns} FROM {table.qualified_name}"
         parameters: dict = {}
         scope = "whole table"
+        quarters = []
         if table.partition_column:
             quarters = quarters_of(context)
             sql += f" WHERE {table.partition_column} IN (SELECT unnest($labels))"
@@ -54,6 +56,8 @@ def suite_checks(suite: Suite, table: Table) -> dg.AssetChecksDefinition:
         handed_over = time.perf_counter() - started
         outcomes = validate(suite, frame)
         validated = time.perf_counter() - started - handed_over
+        record_outcomes(warehouse, context.run.run_id, suite.asset_name,
+                        {outcome.check_name: outcome.passed for outcome in outcomes}, quarters)
         for outcome in outcomes:
             yield dg.AssetCheckResult(
                 asset_key=suite.asset_name,

@@ -11,6 +11,7 @@ from nino_assets.disclosure import PERTURBED_COUNTS, DisclosureControl, disclosu
 from nino_assets.geography import GEOCODED_REGISTRATIONS, geography_assets
 from nino_assets.ingest import RAW_SCAN, ingest_assets
 from nino_assets.paths import NinoHome
+from nino_assets.publication import Release, publication_assets
 from nino_assets.reference import reference_assets
 from nino_assets.rule_checks import rule_checks
 from nino_assets.warehouse import Warehouse
@@ -22,6 +23,7 @@ ALL_ASSETS = [
     *geography_assets,
     *cube_assets,
     *disclosure_assets,
+    *publication_assets,
 ]
 
 # The table each asset writes, by asset name: what a suite in expectations/ named after the asset validates.
@@ -41,6 +43,7 @@ def resources(home: NinoHome) -> dict[str, object]:
         "nino_home": home,
         "warehouse": Warehouse(database=str(home.warehouse)),
         "disclosure_control": DisclosureControl(),
+        "release": Release(),
     }
 
 

@@ -8,7 +8,7 @@
   recorded or normalised) or date of birth, compared record by record with the raw layer.
 - `disclosure_rules` (perturbed_counts): every counted cell is perturbed; no perturbed value in 1..js; no noise
   beyond D; and a sample of cells recomputed from their records gets the published value again.
-Only counts, rates and quarter labels reach the results.
+Only counts, rates and quarter labels reach the results. Each records its outcome for the publication gate.
 """
 
 import dagster as dg
@@ -18,6 +18,7 @@ from nino_assets.cubes import REGISTRATION_COUNTS
 from nino_assets.disclosure import PERTURBED_COUNTS, DisclosureControl
 from nino_assets.geography import GEOCODED_REGISTRATIONS
 from nino_assets.ingest import RAW_SCAN
+from nino_assets.gate import record_outcomes
 from nino_assets.postcodes import UK_POSTCODE_REGEX
 from nino_assets.partitions import quarter_range_label, quarterly_partitions, quarters_of
 from nino_assets.tables import Table
@@ -34,6 +35,15 @@ CONSISTENCY_SAMPLE = 500
 def _labels(context) -> tuple[list, dict]:
     quarters = quarters_of(context)
     return quarters, {"labels": [quarter.label for quarter in quarters]}
+
+
+def _recorded(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, quarters, passed: bool,
+              metadata: dict) -> dg.AssetCheckResult:
+    """The check's result, with its outcome recorded for the publication gate."""
+    [check_key] = [spec.key for spec in context.check_specs]
+    record_outcomes(warehouse, context.run.run_id, check_key.asset_key.to_user_string(), {check_key.name: passed},
+                    quarters)
+    return dg.AssetCheckResult(passed=passed, metadata={"quarters": quarter_range_label(quarters), **metadata})
 
 
 @dg.asset_check(asset=RAW_SCAN.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
@@ -82,10 +92,9 @@ def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Wa
                 f"{quarter}: {previous:+.0%} on the quarter, {year_before:+.0%} on the year"
                 + (f" ({explained_by})" if explained_by else "")
             )
-    return dg.AssetCheckResult(
-        passed=not outside,
-        metadata={
-            "quarters": quarter_range_label(quarters),
+    return _recorded(
+        context, warehouse, quarters, not outside,
+        {
             "tolerance": VOLUME_TOLERANCE,
             "outside_tolerance": dg.MetadataValue.json(outside),
             "explained_by_discontinuities": dg.MetadataValue.json(explained),
@@ -113,10 +122,9 @@ def records_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehou
         ).fetchall()
     unbalanced = [f"{quarter}: {n_in} in, {n_out} counted, {n_excluded} excluded"
                   for quarter, n_in, n_out, n_excluded in rows if n_in != n_out + n_excluded]
-    return dg.AssetCheckResult(
-        passed=not unbalanced,
-        metadata={
-            "quarters": quarter_range_label(quarters),
+    return _recorded(
+        context, warehouse, quarters, not unbalanced,
+        {
             "records_in": sum(row[1] for row in rows),
             "records_counted": sum(row[2] for row in rows),
             "records_excluded": sum(row[3] for row in rows),
@@ -173,10 +181,9 @@ def disclosure_rules(
         1 for published, count, key_sum in sample
         if ptable.perturb(count, int(key_sum) % ptable.key_range) != published
     )
-    return dg.AssetCheckResult(
-        passed=cells == perturbed and forbidden == 0 and beyond_bound == 0 and inconsistent == 0,
-        metadata={
-            "quarters": quarter_range_label(quarters),
+    return _recorded(
+        context, warehouse, quarters, cells == perturbed and forbidden == 0 and beyond_bound == 0 and inconsistent == 0,
+        {
             "cells_counted": cells,
             "cells_perturbed": perturbed,
             "perturbed_values_in_1_to_js": forbidden,
@@ -223,10 +230,9 @@ def no_personal_data_check(table: Table) -> dg.AssetChecksDefinition:
                 {**parameters, "uk_postcode_regex": UK_POSTCODE_REGEX},
             ).fetchall()
         by_column = {name: count for name, count in zip([*texts, *dates], counts) if count}
-        return dg.AssetCheckResult(
-            passed=not by_column,
-            metadata={
-                "quarters": quarter_range_label(quarters),
+        return _recorded(
+            context, warehouse, quarters, not by_column,
+            {
                 "columns_compared": len(texts) + len(dates),
                 "records_repeating_raw_values_by_column": dg.MetadataValue.json(by_column),
             },

@@ -15,6 +15,8 @@ import dagster as dg
 RAW = "raw"
 REFERENCE = "reference"
 STATISTICS = "stat"
+QUALITY = "quality"
+"""Outcomes of the quality checks, per asset, check and quarter: what the publication gate reads."""
 
 
 @dataclass(frozen=True)

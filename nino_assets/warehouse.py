@@ -10,10 +10,29 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from nino_assets.quarters import Quarter
-from nino_assets.tables import RAW, REFERENCE, STATISTICS, Table
+from nino_assets.tables import QUALITY, RAW, REFERENCE, STATISTICS, Column, Table
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-SCHEMAS = (RAW, REFERENCE, STATISTICS)
+SCHEMAS = (RAW, REFERENCE, STATISTICS, QUALITY)
+WHOLE_TABLE = "all"
+"""The quarter under which a check on an unpartitioned table records its outcome."""
+
+CHECK_OUTCOMES = Table(
+    schema=QUALITY,
+    name="check_outcomes",
+    description="The latest outcome of every blocking check on the data now in each table, per quarter. A write "
+    "of a table's quarters deletes their outcomes in the same transaction: data not yet checked has none.",
+    columns=(
+        Column("asset", "VARCHAR", "The checked asset (its table's name).", nullable=False),
+        Column("check_name", "VARCHAR", "The asset check's name.", nullable=False),
+        Column("quarter", "VARCHAR", f"The quarter checked; '{WHOLE_TABLE}' for an unpartitioned table.",
+               nullable=False),
+        Column("passed", "BOOLEAN", "Whether the check passed.", nullable=False),
+        Column("run_id", "VARCHAR", "The Dagster run that evaluated it.", nullable=False),
+        Column("evaluated_at", "TIMESTAMP", "When (UTC).", nullable=False),
+    ),
+    primary_key=("asset", "check_name", "quarter"),
+)
 
 
 def sql_text(asset_name: str) -> str:
@@ -57,9 +76,20 @@ def delete_partitions(connection: duckdb.DuckDBPyConnection, table: Table, quart
     """Remove the rows of exactly these quarters, so that writing them again replaces rather than appends."""
     if table.partition_column is None:
         raise ValueError(f"{table.qualified_name} is not partitioned")
+    labels = [quarter.label for quarter in quarters]
     connection.execute(
         f"DELETE FROM {table.qualified_name} WHERE {table.partition_column} IN (SELECT unnest($labels))",
-        {"labels": [quarter.label for quarter in quarters]},
+        {"labels": labels},
+    )
+    void_check_outcomes(connection, table, labels)
+
+
+def void_check_outcomes(connection: duckdb.DuckDBPyConnection, table: Table, labels: Sequence[str]) -> None:
+    """What was checked is being replaced: its outcomes no longer speak for the table's data."""
+    ensure_table(connection, CHECK_OUTCOMES)
+    connection.execute(
+        f"DELETE FROM {CHECK_OUTCOMES.qualified_name} WHERE asset = $asset AND quarter IN (SELECT unnest($labels))",
+        {"asset": table.name, "labels": list(labels)},
     )
 
 
@@ -87,6 +117,7 @@ def replace_table(connection: duckdb.DuckDBPyConnection, table: Table, select_sq
     """Replace an unpartitioned table's rows with a query's; returns the row count."""
     ensure_table(connection, table)
     connection.execute(f"DELETE FROM {table.qualified_name}")
+    void_check_outcomes(connection, table, [WHOLE_TABLE])
     connection.execute(f"INSERT INTO {table.qualified_name} BY NAME {select_sql}", parameters or {})
     return count_rows(connection, table)
 
