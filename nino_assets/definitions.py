@@ -16,15 +16,16 @@ from nino_assets.reference import reference_assets
 from nino_assets.rule_checks import rule_checks
 from nino_assets.warehouse import Warehouse
 
-ALL_ASSETS = [
+# Every asset of the warehouse, from the reference tables to the perturbed counts; then the outputs built from it.
+WAREHOUSE_ASSETS = [
     *reference_assets,
     *ingest_assets,
     *clean_assets,
     *geography_assets,
     *cube_assets,
     *disclosure_assets,
-    *publication_assets,
 ]
+ALL_ASSETS = [*WAREHOUSE_ASSETS, *publication_assets]
 
 # The table each asset writes, by asset name: what a suite in expectations/ named after the asset validates.
 TABLES_BY_ASSET = {
@@ -32,6 +33,8 @@ TABLES_BY_ASSET = {
     for table in (RAW_SCAN, REGISTRATIONS, GEOCODED_REGISTRATIONS, REGISTRATION_COUNTS, PERTURBED_COUNTS)
 }
 ALL_CHECKS = [*build_suite_checks(TABLES_BY_ASSET), *rule_checks]
+
+
 
 # The main job: every asset, every quarter. `nino run` launches it over the whole range as one run.
 main_job = dg.define_asset_job("main", selection=dg.AssetSelection.all(), description="Every asset of the journey.")
@@ -52,3 +55,8 @@ def build_definitions(home: NinoHome) -> dg.Definitions:
 
 
 defs = build_definitions(NinoHome.from_environment())
+
+
+def journey_asset_graph():
+    """Every asset and check of the journey, whatever a run selects: what the publication gate reads."""
+    return defs.resolve_asset_graph()

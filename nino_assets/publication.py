@@ -18,7 +18,7 @@ from nino_assets.ods import ods_bytes
 from nino_assets.paths import NinoHome
 from nino_assets.quarters import SERIES_START, Quarter, quarters_between
 from nino_assets.supplementary_tables import LAYOUTS, PUBLICATION_TITLE, build_table, workbook_sheets
-from nino_assets.warehouse import Warehouse
+from nino_assets.warehouse import CHECK_OUTCOMES, WHOLE_TABLE, Warehouse
 
 OWNERS = ["team:nino-publication"]
 GROUP = "publication"
@@ -28,16 +28,25 @@ class Release(dg.ConfigurableResource):
     """Which release the publication assets build: its reference quarter (the last quarter it covers)."""
 
     reference_quarter: str = ""
-    """e.g. "2026-Q3"; empty means the latest quarter whose perturbed counts are in the warehouse."""
+    """e.g. "2026-Q3"; empty means the latest quarter in the warehouse (of its perturbed counts, or failing those,
+    of the quarters its checks have looked at, so that the gate can say what stopped them)."""
 
     def reference(self, warehouse: Warehouse) -> Quarter:
         if self.reference_quarter:
             return Quarter.from_label(self.reference_quarter)
+        if not Path(warehouse.database).exists():
+            raise gate.PublicationRefused(f"there is no warehouse at {warehouse.database}: there is nothing to publish")
         with warehouse.get_connection() as connection:
-            [(latest,)] = connection.execute(f"SELECT max(quarter) FROM {PERTURBED_COUNTS.qualified_name}").fetchall()
-        if latest is None:
-            raise RuntimeError(f"{PERTURBED_COUNTS.qualified_name} is empty: there is nothing to publish")
-        return Quarter.from_label(latest)
+            present = {row[0] for row in connection.execute(
+                "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+            for table, column in ((PERTURBED_COUNTS, "quarter"), (CHECK_OUTCOMES, "quarter")):
+                if table.qualified_name in present:
+                    [(latest,)] = connection.execute(
+                        f"SELECT max({column}) FROM {table.qualified_name} WHERE {column} <> $whole_table",
+                        {"whole_table": WHOLE_TABLE}).fetchall()
+                    if latest:
+                        return Quarter.from_label(latest)
+        raise gate.PublicationRefused("the warehouse holds no quarter yet: there is nothing to publish")
 
     def folder(self, home: NinoHome, reference: Quarter) -> Path:
         return home.outputs / "releases" / reference.label

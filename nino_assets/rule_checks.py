@@ -7,7 +7,8 @@
 - `no_personal_data` (registrations, geocoded_registrations): no column holds a record's own NINo or postcode (as
   recorded or normalised) or date of birth, compared record by record with the raw layer.
 - `disclosure_rules` (perturbed_counts): every counted cell is perturbed; no perturbed value in 1..js; no noise
-  beyond D; and a sample of cells recomputed from their records gets the published value again.
+  beyond D; published values are the perturbed ones rounded to the base; and a sample of cells recomputed from
+  their records gets the published value again.
 Only counts, rates and quarter labels reach the results. Each records its outcome for the publication gate.
 """
 
@@ -134,8 +135,8 @@ def records_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehou
 
 
 @dg.asset_check(asset=PERTURBED_COUNTS.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
-                description="Every cell perturbed; no value in 1..js; no noise beyond D; a sample of cells "
-                            "recomputed from their records gets the same value.")
+                description="Every cell perturbed; no value in 1..js; no noise beyond D; published values rounded "
+                            "to the base; a sample of cells recomputed from their records gets the same value.")
 def disclosure_rules(
     context: dg.AssetCheckExecutionContext, warehouse: Warehouse, disclosure_control: DisclosureControl
 ) -> dg.AssetCheckResult:
@@ -145,16 +146,19 @@ def disclosure_rules(
     smallest = disclosure_control.smallest_published if not disclosure_control.external_ptable_csv else 0
     cell = "quarter, period_type, nationality_member, age_member, sex_member, geography_member"
     with warehouse.get_connection() as connection:
-        [(cells, perturbed, forbidden, beyond_bound)] = connection.execute(
+        [(cells, perturbed, forbidden, beyond_bound, badly_rounded)] = connection.execute(
             f"""
             SELECT count(c.quarter), count(p.quarter),
                    count(*) FILTER (WHERE p.perturbed_value BETWEEN 1 AND $smallest),
-                   count(*) FILTER (WHERE abs(p.perturbed_value - c.registrations) > $largest_noise)
+                   count(*) FILTER (WHERE abs(p.perturbed_value - c.registrations) > $largest_noise),
+                   count(*) FILTER (WHERE p.published_value % $base <> 0
+                                       OR abs(p.published_value - p.perturbed_value) > $base // 2)
             FROM (SELECT * FROM {REGISTRATION_COUNTS.qualified_name} WHERE quarter IN (SELECT unnest($labels))) AS c
             FULL JOIN (SELECT * FROM {PERTURBED_COUNTS.qualified_name}
                        WHERE quarter IN (SELECT unnest($labels))) AS p USING ({cell})
             """,
-            {**parameters, "smallest": smallest, "largest_noise": largest_noise},
+            {**parameters, "smallest": smallest, "largest_noise": largest_noise,
+             "base": disclosure_control.rounding_base},
         ).fetchall()
         # consistency: local-authority x country-of-nationality quarter cells, recounted from the records
         sample = connection.execute(
@@ -182,13 +186,14 @@ def disclosure_rules(
         if ptable.perturb(count, int(key_sum) % ptable.key_range) != published
     )
     return _recorded(
-        context, warehouse, quarters, cells == perturbed and forbidden == 0 and beyond_bound == 0 and inconsistent == 0,
+        context, warehouse, quarters, cells == perturbed and forbidden == beyond_bound == badly_rounded == inconsistent == 0,
         {
             "cells_counted": cells,
             "cells_perturbed": perturbed,
             "perturbed_values_in_1_to_js": forbidden,
             "noise_beyond_bound": beyond_bound,
             "bound_D": largest_noise,
+            "published_values_not_rounded_to_base": badly_rounded,
             "cells_recomputed_from_records": len(sample),
             "cells_inconsistent": inconsistent,
         },

@@ -65,7 +65,7 @@ def test_an_under_16_slipped_past_cleaning_fails_its_check_and_blocks_downstream
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
     assert "registrations" in materialized  # a blocking check does not stop its own asset being written
     assert "geocoded_registrations" not in materialized  # but nothing downstream of it runs in that run
-    assert "perturbed_counts" not in materialized
+    assert "perturbed_counts" not in materialized and "supplementary_tables" not in materialized
     logged = json.dumps([entry.to_json() if hasattr(entry, "to_json") else str(entry)
                          for entry in instance.all_logs(result.run_id)])
     assert "adults_only" in logged
@@ -122,6 +122,7 @@ def test_a_volume_drop_of_40_percent_fails_the_history_check_and_blocks_cleaning
     assert check.metadata["outside_tolerance"].value == ["2012-Q1: -40% on the quarter, -40% on the year"]
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
     assert "raw_scan" in materialized and "registrations" not in materialized
+    assert "supplementary_tables" not in materialized
 
 
 def test_a_drop_a_discontinuity_explains_passes_and_says_so(nino_home):
@@ -146,8 +147,11 @@ def test_a_perturbed_cell_of_value_1_fails_the_disclosure_rules(nino_home, monke
         return text
 
     monkeypatch.setattr("nino_assets.disclosure.sql_text", perturbation_with_a_bug)
-    check = evaluations(run_everything(nino_home))["disclosure_rules"]
+    result = run_everything(nino_home)
+    check = evaluations(result)["disclosure_rules"]
     assert not check.passed
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert "perturbed_counts" in materialized and "supplementary_tables" not in materialized
     assert check.metadata["perturbed_values_in_1_to_js"].value > 0
     assert check.metadata["cells_counted"].value == check.metadata["cells_perturbed"].value
 
@@ -177,4 +181,5 @@ def test_a_postcode_left_in_a_geocoded_table_fails_and_blocks_the_cubes(nino_hom
     assert check.metadata["records_repeating_raw_values_by_column"].value == {"output_area_code": 1}
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
     assert "geocoded_registrations" in materialized and "registration_counts" not in materialized
+    assert "supplementary_tables" not in materialized
     assert "ZZ99" not in json.dumps([str(entry) for entry in instance.all_logs(result.run_id)])

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE, record_key
-from nino_assets.definitions import ALL_ASSETS
+from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.pseudonyms import DEVELOPMENT_KEY, KEY_VARIABLE, PseudonymKey
 from nino_assets.quarters import Quarter
 from nino_assets_tests.conftest import materialize_quarters, query
@@ -19,7 +19,7 @@ BASE = Record()
 
 def run(home, scans):
     write_world(home, scans)
-    result = materialize_quarters(ALL_ASSETS, home, sorted(scans))
+    result = materialize_quarters(WAREHOUSE_ASSETS, home, sorted(scans))
     assert result.success
     return result
 
@@ -89,7 +89,7 @@ def test_duplicate_of_a_registration_counted_in_an_earlier_scan(nino_home):
         ("2002-Q2", "duplicate: NINo already registered", 1),
     ]
     # re-running the later quarter alone judges it against the earlier one the same way
-    assert materialize_quarters(ALL_ASSETS, nino_home, [q2]).success
+    assert materialize_quarters(WAREHOUSE_ASSETS, nino_home, [q2]).success
     assert counted_lines(nino_home, q2) == {4}
 
 
@@ -186,7 +186,7 @@ def test_pseudonyms_and_record_keys_are_keyed_stable_and_match_the_reference(nin
     records = [BASE.but(nino=nino) for nino in ninos]
     run(nino_home, {Q1_2002: records})
     first = query(nino_home, "SELECT pseudonym, record_key FROM stat.registrations ORDER BY line_number")
-    assert materialize_quarters(ALL_ASSETS, nino_home, [Q1_2002]).success
+    assert materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q1_2002]).success
     assert query(nino_home, "SELECT pseudonym, record_key FROM stat.registrations ORDER BY line_number") == first
 
     development = PseudonymKey(DEVELOPMENT_KEY.encode(), is_development_key=True)
@@ -199,7 +199,7 @@ def test_pseudonyms_and_record_keys_are_keyed_stable_and_match_the_reference(nin
 
     monkeypatch.setenv(KEY_VARIABLE, "a production secret")
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize_quarters(ALL_ASSETS, nino_home, [Q1_2002], instance=instance)
+    result = materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q1_2002], instance=instance)
     rekeyed = query(nino_home, "SELECT pseudonym FROM stat.registrations ORDER BY line_number")
     assert {p for (p,) in rekeyed}.isdisjoint({p for p, _ in first})
     assert rekeyed[0][0] == hmac.new(b"a production secret", ninos[0].encode(), hashlib.sha256).hexdigest()
@@ -214,5 +214,5 @@ def test_development_key_is_announced_in_the_run_log(nino_home, monkeypatch):
     monkeypatch.delenv(KEY_VARIABLE, raising=False)
     write_world(nino_home, {Q1_2002: [BASE]})
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize_quarters(ALL_ASSETS, nino_home, [Q1_2002], instance=instance)
+    result = materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q1_2002], instance=instance)
     assert any("DEVELOPMENT key" in message for message in run_log(instance, result))

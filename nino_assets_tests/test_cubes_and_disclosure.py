@@ -4,7 +4,7 @@ import pytest
 
 from nino_assets.cell_key.cell_keys import cell_key
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
-from nino_assets.definitions import ALL_ASSETS
+from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.disclosure import DisclosureControl
 from nino_assets.quarters import Quarter
 from nino_assets_tests.conftest import materialize_quarters, query
@@ -33,7 +33,7 @@ def world(nino_home):
         for quarter in (Q1, Q2)
     }
     write_world(nino_home, scans)
-    assert materialize_quarters(ALL_ASSETS, nino_home, [Q1, Q2]).success
+    assert materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q1, Q2]).success
     return nino_home
 
 
@@ -122,7 +122,7 @@ def test_an_external_ptable_in_the_ons_layout_is_applied(world, tmp_path):
     resources_with_external = {**resources(world), "disclosure_control": DisclosureControl(external_ptable_csv=str(csv),
                                                                                             external_repeat_period=2)}
     result = dg.materialize(
-        ALL_ASSETS, resources=resources_with_external,
+        WAREHOUSE_ASSETS, resources=resources_with_external,
         tags={"dagster/asset_partition_range_start": Q1.partition_key,
               "dagster/asset_partition_range_end": Q2.partition_key},
     )

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from nino_assets.definitions import ALL_ASSETS, resources
+from nino_assets.definitions import WAREHOUSE_ASSETS, resources
 from nino_assets.disclosure import DisclosureControl
 from nino_assets.quarters import Quarter
 from nino_assets.synthetic import generate_series, write_postcode_lookup
@@ -38,7 +38,7 @@ def ons_world(tmp_path_factory):
     generate_series(QUARTERS, home.scans, volume_scale=0.1)
     external = DisclosureControl(external_ptable_csv=str(ONS_PTABLE), external_repeat_period=250)
     result = dg.materialize(
-        ALL_ASSETS, resources={**resources(home), "disclosure_control": external}, tags=range_tags(QUARTERS)
+        WAREHOUSE_ASSETS, resources={**resources(home), "disclosure_control": external}, tags=range_tags(QUARTERS)
     )
     assert result.success
     return home

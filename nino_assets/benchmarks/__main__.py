@@ -47,7 +47,7 @@ def _floor_seconds(home: NinoHome) -> float:
 
 
 def run(folder: Path) -> list[tuple[str, float, int | None]]:
-    from nino_assets.definitions import ALL_ASSETS
+    from nino_assets.definitions import WAREHOUSE_ASSETS
 
     home = NinoHome(root=str(folder))
     quarters = series_quarters(date.today())
@@ -71,7 +71,7 @@ def run(folder: Path) -> list[tuple[str, float, int | None]]:
         "dagster/asset_partition_range_start": quarters[0].partition_key,
         "dagster/asset_partition_range_end": quarters[-1].partition_key,
     }
-    assets = {asset.key.to_user_string(): asset for asset in ALL_ASSETS}
+    assets = {asset.key.to_user_string(): asset for asset in WAREHOUSE_ASSETS}
     partitioned_stages = [
         ("ingest: raw_scan", ["raw_scan"]),
         ("clean: registrations", ["registrations"]),
