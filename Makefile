@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 export NINO_HOME ?= $(CURDIR)/data
 
-.PHONY: run test ui bench validate
+# Debian packages the tests drive: LibreOffice reads the ODS tables back, Chromium renders the bulletin.
+SYSTEM_PACKAGES := libreoffice-calc-nogui chromium fonts-dejavu-core
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test ui bench system-packages
 
 $(BIN)/nino: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +19,12 @@ $(BIN)/nino: pyproject.toml
 run: $(BIN)/nino
 	$(BIN)/nino run
 
-test: $(BIN)/nino
+system-packages:
+	@command -v soffice >/dev/null && command -v chromium >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
+
+test: $(BIN)/nino system-packages
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) DAGSTER_HOME=$$(mktemp -d) $(BIN)/dg check defs
 	$(BIN)/pytest
 

@@ -50,6 +50,15 @@ class Suite:
     def expectations(self) -> list[dict]:
         return self.definition["expectations"]
 
+    @property
+    def row_wise(self) -> bool:
+        """Whether every expectation judges each row on its own, so that batches of rows may be validated apart."""
+        return all(
+            expectation["type"].startswith("expect_column_values_to_")
+            and not expectation["type"].endswith("_to_be_unique")
+            for expectation in self.expectations
+        )
+
     def check_names(self) -> list[str]:
         return [check_name(expectation) for expectation in self.expectations]
 
@@ -135,6 +144,23 @@ def validate(suite: Suite, frame: pd.DataFrame) -> list[ExpectationOutcome]:
             )
         )
     return outcomes
+
+
+def merge_batches(batches: list[list[ExpectationOutcome]]) -> list[ExpectationOutcome]:
+    """One outcome per expectation from the outcomes of several batches of a row-wise suite: counts add up, and an
+    expectation passes only if it passed on every batch (so a `mostly` tolerance holds for each batch)."""
+    merged = []
+    for outcomes in zip(*batches):
+        counts = {key: sum(outcome.observed.get(key, 0) for outcome in outcomes)
+                  for key in ("element_count", "unexpected_count", "missing_count")}
+        judged = counts["element_count"] - counts["missing_count"]
+        observed = {**counts, "unexpected_percent": 100 * counts["unexpected_count"] / judged if judged else 0.0,
+                    "missing_percent": 100 * counts["missing_count"] / counts["element_count"]
+                    if counts["element_count"] else 0.0}
+        first = outcomes[0]
+        merged.append(ExpectationOutcome(first.check_name, first.expectation_type,
+                                         all(outcome.passed for outcome in outcomes), first.tolerances, observed))
+    return merged
 
 
 def safe_observations(expectation_type: str, result: dict) -> dict:

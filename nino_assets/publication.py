@@ -7,18 +7,20 @@ warehouse gives byte-identical files.
 """
 
 import hashlib
+import json
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
+from plotly.offline import get_plotlyjs
 
 from nino_assets import gate
+from nino_assets.bulletin import PLOTLY_FILE, ReleaseTables, render
 from nino_assets.disclosure import PERTURBED_COUNTS
 from nino_assets.ods import ods_bytes
 from nino_assets.paths import NinoHome
 from nino_assets.quarters import SERIES_START, Quarter, quarters_between
 from nino_assets.supplementary_tables import LAYOUTS, PUBLICATION_TITLE, build_table, workbook_sheets
-from nino_assets.warehouse import CHECK_OUTCOMES, WHOLE_TABLE, Warehouse
+from nino_assets.warehouse import CHECK_OUTCOMES, WHOLE_TABLE, Warehouse, sql_text
 
 OWNERS = ["team:nino-publication"]
 GROUP = "publication"
@@ -108,4 +110,113 @@ def supplementary_tables(
     )
 
 
-publication_assets = [supplementary_tables]
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"html", "plotly"},
+    pool="warehouse",
+    deps=[supplementary_tables, "discontinuities"],
+    description=(
+        "The statistical bulletin (HTML, works offline with plotly.js beside it): main points, charts with text "
+        "descriptions and data tables, discontinuities, strengths and limitations. Every number in it is a cell of "
+        "the supplementary tables or derived from such cells, and is marked with the cells it comes from."
+    ),
+)
+def bulletin(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home: NinoHome, release: Release
+) -> dg.MaterializeResult:
+    reference = release.reference(warehouse)
+    gate_seen = gate.enforce(context, warehouse, quarters_between(Quarter.containing(SERIES_START), reference))
+    with warehouse.get_connection() as connection:
+        discontinuities = [
+            dict(zip(("discontinuity_id", "start_date", "title", "description"), row))
+            for row in connection.execute(
+                "SELECT discontinuity_id, strftime(start_date, '%Y-%m-%d'), title, description "
+                "FROM reference.discontinuities ORDER BY start_date, discontinuity_id").fetchall()
+        ]
+    folder = release.folder(nino_home, reference)
+    tables = ReleaseTables(folder / "tables")
+    page = folder / "bulletin" / "index.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(render(tables, reference, discontinuities), encoding="utf-8")
+    script = page.parent / PLOTLY_FILE
+    script.write_text(get_plotlyjs(), encoding="utf-8")
+    return dg.MaterializeResult(
+        metadata={"reference_quarter": reference.label, **gate_seen, **file_metadata(folder, [page, script]),
+                  "figures_traced": page.read_text(encoding="utf-8").count('class="figure"')}
+    )
+
+
+CUBE_FILE = "registrations.parquet"
+CUBE_MANIFEST = "manifest.json"
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet"},
+    pool="warehouse",
+    deps=[PERTURBED_COUNTS.name, "geocoded_registrations", "cube_dimensions"],
+    description=(
+        "The record-level cube the query service reads (a Parquet snapshot, never the live warehouse): one row per "
+        "counted registration of the release's quarters with the published dimensions' codes and its record key, "
+        "and a manifest of the dimensions, their levels and members. For the service only: not a public file. "
+        "Behind the same gate as the tables."
+    ),
+    metadata={"dagster/column_schema": dg.TableSchema(columns=[
+        dg.TableColumn("quarter", "VARCHAR", "Quarter of registration."),
+        dg.TableColumn("nationality", "VARCHAR", "Nationality (country level of the nationality dimension)."),
+        dg.TableColumn("age_band", "VARCHAR", "Age band at registration."),
+        dg.TableColumn("sex", "VARCHAR", "F or M."),
+        dg.TableColumn("local_authority", "VARCHAR", "Local authority code, OVERSEAS or UNKNOWN."),
+        dg.TableColumn("record_key", "INTEGER", "The record's key for the cell key method (0..4095)."),
+    ])},
+)
+def published_cube(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home: NinoHome, release: Release
+) -> dg.MaterializeResult:
+    reference = release.reference(warehouse)
+    first = Quarter.containing(SERIES_START)
+    gate_seen = gate.enforce(context, warehouse, quarters_between(first, reference))
+    folder = release.folder(nino_home, reference) / "service"
+    folder.mkdir(parents=True, exist_ok=True)
+    cube = folder / CUBE_FILE
+    with warehouse.get_connection() as connection:
+        connection.execute(
+            f"COPY ({sql_text('published_cube')}) TO '{cube}' (FORMAT parquet, COMPRESSION zstd)",
+            {"first_quarter": first.label, "reference_quarter": reference.label},
+        )
+        [(rows,)] = connection.execute(f"SELECT count(*) FROM read_parquet('{cube}')").fetchall()
+        members = connection.execute(
+            "SELECT child.dimension, child.level, child.code, child.label, parent.code "
+            "FROM stat.cube_dimensions AS child "
+            "LEFT JOIN stat.cube_dimensions AS parent ON parent.member_id = child.parent_member_id "
+            "ORDER BY child.dimension, child.depth, child.code"
+        ).fetchall()
+    manifest = folder / CUBE_MANIFEST
+    manifest.write_text(json.dumps(cube_manifest(reference, rows, members), indent=2, sort_keys=True) + "\n",
+                        encoding="utf-8")
+    return dg.MaterializeResult(
+        metadata={"reference_quarter": reference.label, "dagster/row_count": rows, **gate_seen,
+                  **file_metadata(folder, [cube, manifest])}
+    )
+
+
+def cube_manifest(reference: Quarter, rows: int, members: list[tuple]) -> dict:
+    """What the cube holds: its quarters, and each dimension's levels with their members (code, label, parent)."""
+    dimensions: dict[str, dict[str, list]] = {}
+    for dimension, level, code, label, parent in members:
+        dimensions.setdefault(dimension, {}).setdefault(level, []).append(
+            {"code": code, "label": label, "parent": parent})
+    return {
+        "release": reference.label,
+        "quarters": {"first": Quarter.containing(SERIES_START).label, "last": reference.label},
+        "file": CUBE_FILE,
+        "rows": rows,
+        "columns": {"quarter": "quarter", "nationality": "nationality/country", "age_band": "age/band",
+                    "sex": "sex/sex", "local_authority": "geography/local_authority"},
+        "dimensions": dimensions,
+    }
+
+
+publication_assets = [supplementary_tables, bulletin, published_cube]

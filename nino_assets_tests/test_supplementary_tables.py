@@ -1,0 +1,214 @@
+"""The release's supplementary tables on the full synthetic series: every cell traced to a published cell, the ODS
+read back by LibreOffice equal to the CSVs, and the same warehouse giving the same bytes."""
+
+import csv
+import hashlib
+import json
+import subprocess
+import zipfile
+
+import dagster as dg
+import pytest
+
+from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, resources
+from nino_assets.ods import MIMETYPE, Sheet, ods_bytes
+from nino_assets.supplementary_tables import FIRST_FULL_YEAR, LAYOUTS, NOT_AVAILABLE
+from nino_assets_tests.conftest import query
+
+
+@pytest.fixture(scope="module")
+def release(full_series):
+    reference = full_series.quarters[-1]
+    folder = full_series.home.outputs / "releases" / reference.label / "tables"
+    assert folder.is_dir(), "the main job did not publish the supplementary tables"
+    return full_series, reference, folder
+
+
+def read_csv(path):
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def table_csv(folder, layout):
+    return read_csv(folder / f"table_{layout.number}_{layout.name}.csv")
+
+
+def published(home, where: str) -> dict:
+    """Published cells with the labels of their members, keyed as the tables label them."""
+    rows = query(home, f"""
+        SELECT p.quarter, p.period_type, n.level, n.label, nationality_parent.label, a.label, s.label,
+               g.level, g.code, g.label, p.published_value
+        FROM stat.perturbed_counts AS p
+        JOIN stat.cube_dimensions AS n ON n.member_id = p.nationality_member
+        LEFT JOIN stat.cube_dimensions AS nationality_parent ON nationality_parent.member_id = n.parent_member_id
+        JOIN stat.cube_dimensions AS a ON a.member_id = p.age_member
+        JOIN stat.cube_dimensions AS s ON s.member_id = p.sex_member
+        JOIN stat.cube_dimensions AS g ON g.member_id = p.geography_member
+        WHERE {where}""")
+    return {row[:-1]: row[-1] for row in rows}
+
+
+def test_every_numeric_cell_is_a_multiple_of_10_from_a_perturbed_cell(release):
+    series, reference, folder = release
+    home = series.home
+    year_before = reference
+    for _ in range(4):
+        year_before = year_before.previous()
+    checked = 0
+
+    def expect(cells: dict, key: tuple, value: str):
+        nonlocal checked
+        assert value != NOT_AVAILABLE and int(value) % 10 == 0
+        assert int(value) == cells.get(key, 0), key  # a cell not stored had no registrations: published as 0
+        checked += 1
+
+    # Table 1: quarter x nationality (all, world area, subgroup)
+    cells = published(home, "p.period_type = 'quarter' AND a.level = 'total' AND s.level = 'total' "
+                            "AND g.level = 'total' AND n.level <> 'country'")
+    by_label = {}
+    for (quarter, _, level, label, parent, *_), value in cells.items():
+        column = {"total": "All nationalities", "world_area": label}.get(level, f"{parent}: {label}")
+        by_label[(quarter, column)] = value
+    header, *rows = table_csv(folder, LAYOUTS[0])
+    assert [row[0] for row in rows] == [quarter.label for quarter in series.quarters]
+    for row in rows:
+        for column, value in zip(header[1:], row[1:]):
+            expect(by_label, (row[0], column), value)
+
+    # Table 2: nationality, year before and year to the reference quarter
+    cells = published(home, "p.period_type = 'year_ending' AND a.level = 'total' AND s.level = 'total' "
+                            "AND g.level = 'total' AND n.level = 'country'")
+    by_label = {(quarter, label): value for (quarter, _, _, label, *_), value in cells.items()}
+    header, *rows = table_csv(folder, LAYOUTS[1])
+    assert header[3:] == [f"Year to the end of {year_before.label}", f"Year to the end of {reference.label}"]
+    for row in rows:
+        for quarter, value in ((year_before, row[3]), (reference, row[4])):
+            expect(by_label, (quarter.label, row[2]), value)
+
+    # Table 3: region, both years
+    cells = published(home, "p.period_type = 'year_ending' AND a.level = 'total' AND s.level = 'total' "
+                            "AND n.level = 'total' AND g.level = 'region'")
+    by_label = {(quarter, label): value for (quarter, *_, label), value in cells.items()}
+    header, *rows = table_csv(folder, LAYOUTS[2])
+    assert len(rows) == 14  # 12 regions and nations of the UK, overseas, unknown
+    for row in rows:
+        for quarter, value in ((year_before, row[2]), (reference, row[3])):
+            expect(by_label, (quarter.label, row[1]), value)
+
+    # Table 4: local authority x world area, year to the reference quarter
+    cells = published(home, f"p.quarter = '{reference.label}' AND p.period_type = 'year_ending' "
+                            "AND a.level = 'total' AND s.level = 'total' AND g.level = 'local_authority' "
+                            "AND n.level IN ('total', 'world_area')")
+    by_label = {(code, "All nationalities" if level == "total" else label): value
+                for (_, _, level, label, _, _, _, _, code, _), value in cells.items()}
+    header, *rows = table_csv(folder, LAYOUTS[3])
+    assert len(rows) == 361 + 2
+    for row in rows:
+        for column, value in zip(header[4:], row[4:]):
+            expect(by_label, (row[0], column), value)
+
+    # Table 5: years to the reference quarter's quarter x age band x sex
+    cells = published(home, "p.period_type = 'year_ending' AND n.level = 'total' AND g.level = 'total'")
+    by_label = {(f"Year to the end of {quarter}", "All ages" if age == "Total" else age,
+                 "All" if sex == "Total" else sex): value
+                for (quarter, _, _, _, _, age, sex, *_), value in cells.items()}
+    header, *rows = table_csv(folder, LAYOUTS[4])
+    years = {row[0] for row in rows}
+    assert len(years) == reference.year - FIRST_FULL_YEAR.year + (1 if reference.number == 4 else 0)
+    for row in rows:
+        for column, value in zip(header[2:], row[2:]):
+            expect(by_label, (row[0], row[1], column), value)
+    assert checked > 5000
+
+
+def test_no_unperturbed_count_reaches_the_tables(release):
+    """Table 4's cells are the published values, which differ from the rounded unperturbed counts often enough that
+    a table built from those counts would be caught."""
+    series, reference, folder = release
+    rounded_counts = dict(query(series.home, f"""
+        SELECT g.code, CAST((c.registrations + 5) // 10 * 10 AS INTEGER)
+        FROM stat.registration_counts AS c JOIN stat.cube_dimensions AS g ON g.member_id = c.geography_member
+        WHERE c.quarter = '{reference.label}' AND c.period_type = 'year_ending' AND c.nationality_level = 'total'
+          AND c.age_level = 'total' AND c.sex_level = 'total' AND c.geography_level = 'local_authority'"""))
+    published_totals = dict(query(series.home, f"""
+        SELECT g.code, p.published_value
+        FROM stat.perturbed_counts AS p JOIN stat.cube_dimensions AS g ON g.member_id = p.geography_member
+        WHERE p.quarter = '{reference.label}' AND p.period_type = 'year_ending' AND p.nationality_level = 'total'
+          AND p.age_level = 'total' AND p.sex_level = 'total' AND p.geography_level = 'local_authority'"""))
+    header, *rows = table_csv(folder, LAYOUTS[3])
+    shown = {row[0]: int(row[4]) for row in rows}
+    assert header[4] == "All nationalities"
+    assert all(shown[code] == value for code, value in published_totals.items())
+    differing = sum(1 for code, value in rounded_counts.items() if shown[code] != value)
+    assert differing > 0.05 * len(rounded_counts), differing  # noise of up to 3 moves about 1 cell in 10
+
+
+def test_libreoffice_reads_the_workbook_back_equal_to_the_csvs(release, tmp_path):
+    _, reference, folder = release
+    workbook = folder / f"nino-supplementary-tables-{reference.label}.ods"
+    subprocess.run(
+        ["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/profile", "--convert-to",
+         "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1", "--outdir",
+         str(tmp_path), str(workbook)],
+        check=True, capture_output=True, timeout=300,
+    )
+    sheets = {path.stem.removeprefix(workbook.stem + "-"): read_csv(path) for path in tmp_path.glob("*.csv")}
+    assert list(sheets) and {"Cover", "Contents", "Notes"} <= set(sheets)
+    for layout in LAYOUTS:
+        title, description, *table = sheets[layout.sheet_name]
+        assert title[0].startswith("Registrations by") and description[0].startswith("This worksheet contains one")
+        assert table == table_csv(folder, layout), layout.sheet_name
+    contents = sheets["Contents"]
+    assert [row[0] for row in contents[3:]] == ["Notes", *(layout.sheet_name for layout in LAYOUTS)]
+
+
+def test_the_same_warehouse_gives_byte_identical_outputs(release):
+    """Tables, bulletin and the service's cube: built again from the same warehouse, every file has the same bytes."""
+    series, _, folder = release
+    release_folder = folder.parent
+
+    def digests():
+        return {str(path.relative_to(release_folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+                for path in sorted(release_folder.rglob("*")) if path.is_file()}
+
+    before = digests()
+    again = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], selection=["supplementary_tables", "bulletin", "published_cube"],
+                           resources=resources(series.home), instance=series.instance)
+    assert again.success
+    assert digests() == before
+    assert {"bulletin/index.html", "bulletin/plotly.min.js", "service/registrations.parquet",
+            "service/manifest.json"} <= set(before) and len(before) == len(LAYOUTS) + 5
+    [materialization] = again.asset_materializations_for_node("supplementary_tables")
+    files = materialization.metadata["files"].value.records
+    assert {f"tables/{record.data['file']}": record.data["sha256"] for record in files} == {
+        name: digest for name, digest in before.items() if name.startswith("tables/")}
+
+
+def test_the_service_cube_holds_the_counted_registrations_and_no_personal_data(release):
+    series, reference, folder = release
+    cube = folder.parent / "service" / "registrations.parquet"
+    columns = [name for (name,) in query(series.home, f"SELECT name FROM parquet_schema('{cube}') WHERE num_children IS NULL")]
+    assert columns == ["quarter", "nationality", "age_band", "sex", "local_authority", "record_key"]
+    by_quarter = query(series.home, f"SELECT quarter, count(*) FROM read_parquet('{cube}') GROUP BY 1 ORDER BY 1")
+    counted = query(series.home, "SELECT registration_quarter, count(*) FROM stat.geocoded_registrations "
+                                 f"WHERE registration_quarter <= '{reference.label}' GROUP BY 1 ORDER BY 1")
+    assert by_quarter == counted and len(by_quarter) == len(series.quarters)
+    manifest = json.loads((folder.parent / "service" / "manifest.json").read_text())
+    assert manifest["rows"] == sum(count for _, count in counted)
+    assert set(manifest["dimensions"]) == {"nationality", "age", "sex", "geography"}
+    assert len(manifest["dimensions"]["geography"]["local_authority"]) == 361 + 2
+
+
+def test_a_workbook_is_an_ods_with_its_mimetype_first_and_refuses_ragged_rows():
+    data = ods_bytes([Sheet("Cover", ["A title"]), Sheet("Table_1", ["T", "one table"], ["a", "b"], [["x", 10]])],
+                     "title")
+    with zipfile.ZipFile(__import__("io").BytesIO(data)) as archive:
+        first = archive.infolist()[0]
+        assert first.filename == "mimetype" and first.compress_type == zipfile.ZIP_STORED
+        assert archive.read("mimetype").decode() == MIMETYPE
+        content = archive.read("content.xml").decode()
+    assert "<table:table-header-rows>" in content and 'office:value="10"' in content
+    with pytest.raises(ValueError, match="row 1: 1 cells under 2 column headers"):
+        Sheet("Table_1", ["T"], ["a", "b"], [["x"]])
+    with pytest.raises(ValueError, match="at most 31 characters"):
+        Sheet("Table/1", ["T"])
