@@ -19,6 +19,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from nino_assets.quarters import Quarter
+from nino_assets.release_versions import NOTE_MARKER
 from nino_assets.supplementary_tables import LAYOUTS, NOT_AVAILABLE, PUBLICATION_TITLE, TableLayout
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -363,6 +364,7 @@ to {reference.label}. Figures are perturbed and rounded to the nearest 10 to pro
 <li><a href="#quality">Strengths, limitations and comparisons</a></li><li><a href="#about">About these statistics</a></li>
 </ul></nav></header>
 <main id="main">
+{NOTE_MARKER}
 <section aria-labelledby="main-points"><h2 id="main-points">Main points</h2><ul>{points}</ul></section>
 {"".join(chart.html() for chart in charts)}
 <section aria-labelledby="discontinuities"><h2 id="discontinuities">Discontinuities in the series</h2>

@@ -67,7 +67,8 @@ def suite_checks(suite: Suite, table: Table) -> dg.AssetChecksDefinition:
         validated -= handed_over
         outcomes = batch_outcomes[0] if len(batch_outcomes) == 1 else merge_batches(batch_outcomes)
         record_outcomes(warehouse, context.run.run_id, suite.asset_name,
-                        {outcome.check_name: outcome.passed for outcome in outcomes}, quarters)
+                        {outcome.check_name: outcome.passed for outcome in outcomes}, quarters,
+                        {outcome.check_name: outcome.observed for outcome in outcomes})
         for outcome in outcomes:
             yield dg.AssetCheckResult(
                 asset_key=suite.asset_name,

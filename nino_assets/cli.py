@@ -87,17 +87,45 @@ def _command_run(arguments: argparse.Namespace) -> int:
     started = time.perf_counter()
     import dagster as dg
 
-    succeeded = run_main_job(home, dg.DagsterInstance.get(), quarters).success
+    result = run_main_job(home, dg.DagsterInstance.get(), quarters)
+    succeeded = result.success
     print(f"The run {'succeeded' if succeeded else 'FAILED'} in {time.perf_counter() - started:.1f} s.")
+    failed_checks = sorted(f"{evaluation.asset_key.to_user_string()} / {evaluation.check_name}"
+                           for evaluation in result.get_asset_check_evaluations() if not evaluation.passed)
+    failed_steps = sorted(event.step_key for event in result.all_events if event.is_step_failure)
+    for label, names in (("Failed checks", failed_checks), ("Failed steps", failed_steps)):
+        if names:
+            print(f"{label}: {', '.join(names)}")
+    release = home.outputs / "releases" / quarters[-1].label
     print(
         f"\nData folder:  {home.root_path}\n"
         f"  landing:    {home.landing}\n"
         f"  warehouse:  {home.warehouse}\n"
         f"  Dagster:    {home.dagster_home}\n"
         f"  outputs:    {home.outputs}\n"
-        "Open the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to see the assets, runs and checks."
+        + (f"  bulletin:   {release / 'bulletin' / 'index.html'}\n  tables:     {release / 'tables'}\n"
+           if (release / "bulletin").exists() else "")
+        + "Open the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to see the assets, runs and checks."
     )
     return 0 if succeeded else 1
+
+
+def _command_sign_off(arguments: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from nino_assets.quarters import Quarter
+    from nino_assets.release import ReleaseRefused, record_sign_off
+
+    home = NinoHome.from_environment()
+    try:
+        entry = record_sign_off(home, Quarter.from_label(arguments.release), arguments.signatory, arguments.role,
+                                arguments.report_sha256, datetime.now(timezone.utc))
+    except ReleaseRefused as error:
+        print(f"Sign-off refused: {error}", file=sys.stderr)
+        return 2
+    print(f"{entry['release']} signed off by {entry['signatory']} ({entry['role']}) against QA report "
+          f"{entry['report_sha256']}.")
+    return 0
 
 
 def _command_ui(arguments: argparse.Namespace) -> int:
@@ -122,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
     generate_parser.set_defaults(handler=_command_generate)
     run_parser.set_defaults(handler=_command_run)
+
+    sign_off_parser = commands.add_parser("sign-off", help="sign off a release's current QA report")
+    sign_off_parser.add_argument("--release", required=True, help="the reference quarter, e.g. 2026-Q3")
+    sign_off_parser.add_argument("--signatory", required=True, help="the signatory's name")
+    sign_off_parser.add_argument("--role", required=True, help="the signatory's role")
+    sign_off_parser.add_argument("--report-sha256", required=True, help="the SHA-256 of the QA report signed")
+    sign_off_parser.set_defaults(handler=_command_sign_off)
 
     ui_parser = commands.add_parser("ui", help="open the Dagster UI and daemon (dagster dev)")
     ui_parser.add_argument("--host", default="127.0.0.1")

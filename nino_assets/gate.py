@@ -8,6 +8,7 @@ the same transaction (see `warehouse.void_check_outcomes`): data not yet checked
 ledger and refuses, naming every check that failed or was not evaluated on the data it would publish.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,22 +43,26 @@ def record_outcomes(
     asset: str,
     passed_by_check: Mapping[str, bool],
     quarters: Sequence[Quarter] = (),
+    observed_by_check: Mapping[str, dict] | None = None,
 ) -> None:
-    """Record what the checks found on these quarters of the asset (the whole table when there are none)."""
+    """Record what the checks found on these quarters of the asset (the whole table when there are none), with what
+    each observed (aggregates only: the metadata its result shows)."""
     labels = [quarter.label for quarter in quarters] or [WHOLE_TABLE]
     names = list(passed_by_check)
+    observed = [json.dumps((observed_by_check or {}).get(name, {}), sort_keys=True, default=str) for name in names]
     with warehouse.transaction() as connection:
         ensure_table(connection, CHECK_OUTCOMES)
         connection.execute(
             f"""
             INSERT OR REPLACE INTO {CHECK_OUTCOMES.qualified_name} BY NAME
-            SELECT $asset AS asset, checks.check_name, quarters.quarter, checks.passed, $run_id AS run_id,
-                   now() AT TIME ZONE 'UTC' AS evaluated_at
-            FROM (SELECT unnest($names) AS check_name, unnest($passed) AS passed) AS checks,
+            SELECT $asset AS asset, checks.check_name, quarters.quarter, checks.passed, checks.observed,
+                   $run_id AS run_id, now() AT TIME ZONE 'UTC' AS evaluated_at
+            FROM (SELECT unnest($names) AS check_name, unnest($passed) AS passed, unnest($observed) AS observed)
+                AS checks,
                  (SELECT unnest($labels) AS quarter) AS quarters
             """,
             {"asset": asset, "names": names, "passed": [passed_by_check[name] for name in names],
-             "labels": labels, "run_id": run_id},
+             "observed": observed, "labels": labels, "run_id": run_id},
         )
 
 

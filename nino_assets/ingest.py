@@ -9,6 +9,8 @@ message, log line or metadata entry here carries a field of a record.
 
 
 import hashlib
+import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -266,3 +268,32 @@ def raw_scan(context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home:
 
 
 ingest_assets = [raw_scan]
+
+QUARTERLY_DATA_JOB = "quarterly_data"
+"""The job the landing sensor starts: every warehouse asset of the quarter, with its checks (see definitions.py)."""
+SCAN_FILE = re.compile(r"^mws_(\d{4}-Q[1-4])\.txt$")
+
+
+@dg.sensor(job_name=QUARTERLY_DATA_JOB, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Starts the quarter's run when its scan and checksum land in the landing folder (or change).")
+def landing_sensor(context: dg.SensorEvaluationContext, nino_home: NinoHome):
+    seen = json.loads(context.cursor) if context.cursor else {}
+    requests, waiting = [], []
+    for path in sorted(nino_home.scans.glob("mws_*.txt")):
+        match = SCAN_FILE.match(path.name)
+        manifest = path.with_name(path.name + ".sha256")
+        if not match or not manifest.exists():
+            continue  # a scan counts as landed once its checksum file is there too
+        checksum = manifest.read_text(encoding="utf-8").split()[0]
+        if seen.get(path.name) == checksum:
+            continue
+        quarter = Quarter.from_label(match.group(1))
+        if quarter.partition_key not in quarterly_partitions.get_partition_keys():
+            waiting.append(quarter.label)
+            continue
+        requests.append(dg.RunRequest(run_key=f"{path.name}:{checksum}", partition_key=quarter.partition_key,
+                                      tags={"nino/scan": path.name}))
+        seen[path.name] = checksum
+    if not requests:
+        return dg.SkipReason("no new scan" + (f"; not yet complete: {', '.join(waiting)}" if waiting else ""))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))

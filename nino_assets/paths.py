@@ -47,3 +47,27 @@ class NinoHome(dg.ConfigurableResource):
     @property
     def outputs(self) -> Path:
         return self.root_path / "outputs"
+
+    def working_release(self, reference_label: str) -> Path:
+        """A release's outputs as built, seen by the production team only."""
+        return self.outputs / "releases" / reference_label
+
+    @property
+    def public(self) -> Path:
+        """The public output area: only released versions, each immutable, never written before release time."""
+        return self.outputs / "public" / "releases"
+
+    @property
+    def service(self) -> Path:
+        """Released cubes, for the query service to serve: never written before release time."""
+        return self.outputs / "service" / "releases"
+
+    @property
+    def pre_release(self) -> Path:
+        """What the pre-release access list receives, from 24 hours before release."""
+        return self.outputs / "pre_release"
+
+    @property
+    def release_control(self) -> Path:
+        """Sign-offs and the record of pre-release access."""
+        return self.root_path / "release_control"

@@ -54,6 +54,12 @@ class Release(dg.ConfigurableResource):
         return home.outputs / "releases" / reference.label
 
 
+def gated_reference(context: dg.AssetExecutionContext, warehouse: Warehouse, release: Release) -> tuple[Quarter, dict]:
+    """The release's reference quarter, once the gate has passed every quarter from 2002-Q1 to it."""
+    reference = release.reference(warehouse)
+    return reference, gate.enforce(context, warehouse, quarters_between(Quarter.containing(SERIES_START), reference))
+
+
 def file_metadata(folder: Path, files: list[Path]) -> dict:
     """Each file's size and SHA-256, as a table in the UI."""
     rows = [
@@ -84,8 +90,7 @@ def file_metadata(folder: Path, files: list[Path]) -> dict:
 def supplementary_tables(
     context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home: NinoHome, release: Release
 ) -> dg.MaterializeResult:
-    reference = release.reference(warehouse)
-    gate_seen = gate.enforce(context, warehouse, quarters_between(Quarter.containing(SERIES_START), reference))
+    reference, gate_seen = gated_reference(context, warehouse, release)
     with warehouse.get_connection() as connection:
         tables = [build_table(connection, layout, reference) for layout in LAYOUTS]
     folder = release.folder(nino_home, reference) / "tables"
@@ -125,8 +130,7 @@ def supplementary_tables(
 def bulletin(
     context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home: NinoHome, release: Release
 ) -> dg.MaterializeResult:
-    reference = release.reference(warehouse)
-    gate_seen = gate.enforce(context, warehouse, quarters_between(Quarter.containing(SERIES_START), reference))
+    reference, gate_seen = gated_reference(context, warehouse, release)
     with warehouse.get_connection() as connection:
         discontinuities = [
             dict(zip(("discontinuity_id", "start_date", "title", "description"), row))
@@ -175,9 +179,8 @@ CUBE_MANIFEST = "manifest.json"
 def published_cube(
     context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home: NinoHome, release: Release
 ) -> dg.MaterializeResult:
-    reference = release.reference(warehouse)
+    reference, gate_seen = gated_reference(context, warehouse, release)
     first = Quarter.containing(SERIES_START)
-    gate_seen = gate.enforce(context, warehouse, quarters_between(first, reference))
     folder = release.folder(nino_home, reference) / "service"
     folder.mkdir(parents=True, exist_ok=True)
     cube = folder / CUBE_FILE

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from nino_assets.paths import NinoHome
+from nino_assets.release_calendar import load_calendar
 from nino_assets.tables import REFERENCE, Column, Table
 from nino_assets.warehouse import Warehouse, replace_table, sql_text
 
@@ -209,4 +210,47 @@ PACKAGED_REFERENCES = (
     ),
 )
 
-reference_assets = [*(packaged_reference_asset(reference) for reference in PACKAGED_REFERENCES), postcode_lookup]
+RELEASE_CALENDAR = Table(
+    schema=REFERENCE,
+    name="release_calendar",
+    description="The pre-announced releases: each reference quarter's release moment, pre-release access and "
+    "announcement, with any change and its reason.",
+    columns=(
+        Column("reference_quarter", "VARCHAR", "The last quarter the release covers.", nullable=False),
+        Column("release_date", "DATE", "The day of release.", nullable=False),
+        Column("release_at", "TIMESTAMPTZ", "The moment it becomes public: 09:30 UK time.", nullable=False),
+        Column("pre_release_from", "TIMESTAMPTZ", "Pre-release access opens: 24 hours before.", nullable=False),
+        Column("announced_on", "DATE", "When the date was announced (at least four weeks before).", nullable=False),
+        Column("change_reason", "VARCHAR", "Why the date departs from the rule, if it does."),
+    ),
+    primary_key=("reference_quarter",),
+)
+RELEASE_CALENDAR_FILE = REFERENCE_DATA / "release_calendar.csv"
+
+
+@dg.asset(
+    name=RELEASE_CALENDAR.name,
+    group_name=GROUP,
+    owners=["team:nino-publication"],
+    kinds={"duckdb"},
+    pool="warehouse",
+    description=RELEASE_CALENDAR.description + " The file is checked against the calendar's rules "
+    "(release_calendar.py) before it is loaded; an error names the line and the rule.",
+    metadata=RELEASE_CALENDAR.definition_metadata(),
+)
+def release_calendar(warehouse: Warehouse) -> dg.MaterializeResult:
+    releases = load_calendar(RELEASE_CALENDAR_FILE)
+    result = _materialize_reference(
+        warehouse, RELEASE_CALENDAR, {"release_calendar_csv": str(RELEASE_CALENDAR_FILE)},
+        _source_metadata(TEAM_SOURCE + " Dates by the rule of DESIGN.md section 6.", "2026-11", [RELEASE_CALENDAR_FILE]),
+    )
+    return dg.MaterializeResult(metadata={
+        **result.metadata,
+        "releases": dg.MetadataValue.md("| reference quarter | release | announced | change |\n|---|---|---|---|\n" + "\n".join(
+            f"| {release.reference.label} | {release.release_at:%a %d %b %Y %H:%M} | {release.announced_on} | "
+            f"{release.change_reason} |" for release in releases)),
+    })
+
+
+reference_assets = [*(packaged_reference_asset(reference) for reference in PACKAGED_REFERENCES), postcode_lookup,
+                    release_calendar]

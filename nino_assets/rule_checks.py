@@ -42,8 +42,10 @@ def _recorded(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, quar
               metadata: dict) -> dg.AssetCheckResult:
     """The check's result, with its outcome recorded for the publication gate."""
     [check_key] = [spec.key for spec in context.check_specs]
+    observed = {key: value.data if isinstance(value, dg.JsonMetadataValue) else value
+                for key, value in metadata.items()}
     record_outcomes(warehouse, context.run.run_id, check_key.asset_key.to_user_string(), {check_key.name: passed},
-                    quarters)
+                    quarters, {check_key.name: observed})
     return dg.AssetCheckResult(passed=passed, metadata={"quarters": quarter_range_label(quarters), **metadata})
 
 

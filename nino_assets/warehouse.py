@@ -28,6 +28,8 @@ CHECK_OUTCOMES = Table(
         Column("quarter", "VARCHAR", f"The quarter checked; '{WHOLE_TABLE}' for an unpartitioned table.",
                nullable=False),
         Column("passed", "BOOLEAN", "Whether the check passed.", nullable=False),
+        Column("observed", "VARCHAR", "What it observed over the run's quarters (JSON of counts and rates only), "
+               "for the QA report."),
         Column("run_id", "VARCHAR", "The Dagster run that evaluated it.", nullable=False),
         Column("evaluated_at", "TIMESTAMP", "When (UTC).", nullable=False),
     ),

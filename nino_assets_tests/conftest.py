@@ -11,8 +11,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from nino_assets.benchmarks.costs import RunCosts
 from nino_assets.cli import run_main_job
-from nino_assets.definitions import resources
+from nino_assets.definitions import ALL_CHECKS, resources
 from nino_assets.paths import NinoHome
 from nino_assets.quarters import Quarter, series_quarters
 from nino_assets.synthetic import generate_series, write_postcode_lookup
@@ -61,6 +62,7 @@ class FullSeries:
     result: dg.ExecuteInProcessResult
     generation_seconds: float
     run_seconds: float
+    costs: RunCosts
 
 
 @pytest.fixture(scope="session")
@@ -77,9 +79,10 @@ def full_series(tmp_path_factory) -> FullSeries:
     result = run_main_job(home, instance, quarters)
     finished = time.perf_counter()
     assert result.success, "the main job failed on the full synthetic series"
-    series = FullSeries(home, instance, quarters, result, generated - started, finished - generated)
+    series = FullSeries(home, instance, quarters, result, generated - started, finished - generated,
+                        RunCosts.of(result, ALL_CHECKS))
     print(
         f"\nfull series: {len(quarters)} quarters generated in {series.generation_seconds:.1f} s, "
-        f"every asset materialised in one run in {series.run_seconds:.1f} s"
+        f"every asset and check materialised in one run in {series.run_seconds:.1f} s\n{series.costs.report()}"
     )
     return series

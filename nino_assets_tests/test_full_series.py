@@ -27,7 +27,16 @@ def test_every_quarter_is_materialised_in_one_run(full_series):
     keys = {quarter.partition_key for quarter in full_series.quarters}
     for asset in ("raw_scan", "registrations", "geocoded_registrations"):
         assert full_series.instance.get_materialized_partitions(dg.AssetKey(asset)) == keys
-    print(f"\nwhole series, every asset, one run: {full_series.run_seconds:.1f} s")
+    published = {event.asset_key.to_user_string() for event in full_series.result.get_asset_materialization_events()}
+    assert {"supplementary_tables", "bulletin", "published_cube"} <= published
+
+
+def test_every_check_ran_and_its_cost_is_reported(full_series):
+    costs = full_series.costs
+    assert costs.suite_steps | costs.rule_check_steps <= set(costs.seconds_by_step)
+    assert 0 < costs.suites < costs.total()
+    print(f"\nwhole series, every asset and check, one run: {full_series.run_seconds:.1f} s; the suites took "
+          f"{costs.suites:.1f} s, {costs.suites / costs.total():.1%} of the run's steps")
 
 
 def test_local_authority_registrations_follow_the_published_annual_series(full_series):

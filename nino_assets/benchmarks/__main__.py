@@ -2,7 +2,8 @@
 
 Usage: python -m nino_assets.benchmarks [--keep FOLDER]
 Figures: generation and ingest throughput (records/s), each stage's time for the whole series in one run, the
-floor (DuckDB reading every landing file once) and the peak memory of this process and its workers.
+blocking checks over the whole range (suites and rule checks apart, with their share of the whole), the release's
+outputs, the floor (DuckDB reading every landing file once) and the peak memory of this process and its workers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from nino_assets.benchmarks.costs import RunCosts
 from nino_assets.definitions import resources
 from nino_assets.paths import NinoHome
 from nino_assets.scan_format import COLUMN_NAMES
@@ -47,7 +49,8 @@ def _floor_seconds(home: NinoHome) -> float:
 
 
 def run(folder: Path) -> list[tuple[str, float, int | None]]:
-    from nino_assets.definitions import WAREHOUSE_ASSETS
+    from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, WAREHOUSE_ASSETS
+    from nino_assets.publication import publication_assets
 
     home = NinoHome(root=str(folder))
     quarters = series_quarters(date.today())
@@ -93,6 +96,25 @@ def run(folder: Path) -> list[tuple[str, float, int | None]]:
         # a range run records one materialisation per quarter, each with the run's metadata
         row_count = result.asset_materializations_for_node(names[-1])[0].metadata["dagster/row_count"].value
         rows.append((label, seconds, row_count if partitioned else None))
+
+    # the blocking checks of the same range, on the warehouse the stages built: what the quality gate costs
+    started = time.perf_counter()
+    result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], selection=dg.AssetSelection.all_asset_checks(),
+                            resources=resources(home), instance=instance, tags=tags)
+    seconds = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit("the checks failed")
+    costs = RunCosts.of(result, ALL_CHECKS)
+    rows.append(("checks: expectation suites", costs.suites, None))
+    rows.append(("checks: rule checks", costs.rule_checks, None))
+    rows.append(("checks: run overhead", seconds - costs.total(), None))
+
+    started = time.perf_counter()
+    result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], selection=[asset.key for asset in publication_assets],
+                            resources=resources(home), instance=instance)
+    if not result.success:
+        raise SystemExit("publication failed")
+    rows.append(("publication: tables, bulletin, service cube", time.perf_counter() - started, None))
     return rows
 
 
@@ -110,9 +132,13 @@ def main() -> None:
         counts = f"{row_count:>12,} {row_count / seconds:>12,.0f}" if row_count else ""
         print(f"{label:<46} {seconds:8.1f} {counts}")
     pipeline = sum(seconds for label, seconds, _ in rows[2:])
+    suites = sum(seconds for label, seconds, _ in rows if label == "checks: expectation suites")
+    checks = sum(seconds for label, seconds, _ in rows if label.startswith("checks:"))
     floor = rows[1][1]
     own, children = _peak_memory_mib()
-    print(f"\nwhole backfill (every stage): {pipeline:.1f} s = {pipeline / floor:.1f} x the floor")
+    print(f"\nwhole backfill (every stage, check and output): {pipeline:.1f} s = {pipeline / floor:.1f} x the floor")
+    print(f"the expectation suites add {suites:.1f} s = {suites / pipeline:.1%} of the whole; every check "
+          f"{checks:.1f} s = {checks / pipeline:.1%}")
     print(f"peak memory: this process {own:,.0f} MiB; largest generator worker {children:,.0f} MiB")
 
 

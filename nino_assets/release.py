@@ -1,0 +1,379 @@
+"""Release stage: the QA report, sign-off, pre-release access and publication at 09:30, by the release calendar.
+
+- `qa_report`: what was checked and what was found, for the release's quarters, as Markdown; its SHA-256 is what a
+  signatory signs. The report holds no run ids or times, so the same data gives the same report.
+- Sign-off (`nino sign-off` or the `sign_off` job): a named signatory against that exact checksum. A sign-off of an
+  older report does not count.
+- `pre_release_bundle`: from 24 hours before release time, the outputs for the recorded pre-release access list, and
+  the record of who was given access when.
+- `public_release`: at or after release time only, the outputs become public as an immutable, versioned folder with
+  a manifest of checksums; a correction becomes the next version with a computed revision note
+  (`release_versions.py`). Nothing is written to the public area or the service area earlier, whatever is run.
+The time comes from the `ReleaseClock` resource, so that tests can drive a simulated clock.
+"""
+
+import csv
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+
+from nino_assets.paths import NinoHome
+from nino_assets.publication import Release, bulletin, published_cube, supplementary_tables
+from nino_assets.quarters import SERIES_START, Quarter, quarters_between
+from nino_assets.reference import REFERENCE_DATA, RELEASE_CALENDAR_FILE
+from nino_assets.release_calendar import UK, load_calendar, release_of
+from nino_assets.release_calendar import Release as CalendarRelease
+from nino_assets.release_versions import RevisionRefused, folder_digests, publish, sha256
+from nino_assets.warehouse import CHECK_OUTCOMES, Warehouse
+
+OWNERS = ["team:nino-publication"]
+GROUP = "release"
+PRA_LIST = REFERENCE_DATA / "pre_release_access.csv"
+PUBLIC_PRA_LIST = "pre_release_access_list.csv"
+QA_REPORT = "qa_report.md"
+
+
+class ReleaseTimetable(dg.ConfigurableResource):
+    """When release steps may happen: the release calendar, and the time to go by (the real time, unless `now`, ISO
+    8601 with its offset, is set, as tests of a simulated quarter do)."""
+
+    calendar_csv: str = ""
+    """The calendar file; empty means the team's, `reference_data/release_calendar.csv`."""
+    now: str = ""
+
+    def current(self) -> datetime:
+        return datetime.fromisoformat(self.now) if self.now else datetime.now(timezone.utc)
+
+    def calendar(self) -> list[CalendarRelease]:
+        return load_calendar(Path(self.calendar_csv) if self.calendar_csv else RELEASE_CALENDAR_FILE)
+
+    def release(self, reference: Quarter) -> CalendarRelease:
+        return release_of(self.calendar(), reference)
+
+
+class ReleaseRefused(Exception):
+    pass
+
+
+def qa_report_path(home: NinoHome, reference: Quarter) -> Path:
+    return home.working_release(reference.label) / "qa" / QA_REPORT
+
+
+def sign_offs_path(home: NinoHome, reference: Quarter) -> Path:
+    return home.release_control / "sign_offs" / f"{reference.label}.jsonl"
+
+
+def record_sign_off(home: NinoHome, reference: Quarter, signatory: str, role: str, report_sha256: str,
+                    signed_at: datetime) -> dict:
+    """Record a sign-off of the current QA report; a checksum of any other report is refused."""
+    report = qa_report_path(home, reference)
+    if not report.exists():
+        raise ReleaseRefused(f"there is no QA report for {reference.label} to sign off ({report})")
+    current = sha256(report)
+    if report_sha256 != current:
+        raise ReleaseRefused(f"the checksum signed ({report_sha256[:12]}...) is not the current QA report's "
+                             f"({current[:12]}...): read the current report, then sign it")
+    if not signatory.strip():
+        raise ReleaseRefused("a sign-off needs the signatory's name")
+    entry = {"release": reference.label, "signatory": signatory.strip(), "role": role.strip(),
+             "report_sha256": current, "signed_at": signed_at.isoformat()}
+    path = sign_offs_path(home, reference)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, sort_keys=True) + "\n")
+    return entry
+
+
+def current_sign_off(home: NinoHome, reference: Quarter) -> dict:
+    """The latest sign-off of the QA report as it is now; refuses when there is none, or only of an older report."""
+    report, path = qa_report_path(home, reference), sign_offs_path(home, reference)
+    if not report.exists():
+        raise ReleaseRefused(f"{reference.label} has no QA report yet: materialise qa_report")
+    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    current = sha256(report)
+    matching = [entry for entry in entries if entry["report_sha256"] == current]
+    if not matching:
+        raise ReleaseRefused(
+            f"{reference.label} is not signed off: " + ("no one has signed the current QA report (the sign-offs on "
+                                                         "record are of an earlier report)" if entries else
+                                                         "no sign-off is recorded")
+        )
+    return matching[-1]
+
+
+def _uk(moment: datetime) -> str:
+    return f"{moment.astimezone(UK):%a %d %b %Y %H:%M} UK time"
+
+
+def _outputs(home: NinoHome, reference: Quarter) -> Path:
+    folder = home.working_release(reference.label)
+    for part in ("tables", "bulletin"):
+        if not (folder / part).is_dir():
+            raise ReleaseRefused(f"{reference.label}: the release's {part} are not built ({folder / part})")
+    return folder
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"markdown"},
+    pool="warehouse",
+    deps=[supplementary_tables, bulletin, published_cube, "release_calendar"],
+    description="The QA report a signatory signs: every check with its result and observed values, exclusions, the "
+    "geocoding rate, volume changes, discontinuities touched and differences from the previous release.",
+)
+def qa_report(warehouse: Warehouse, nino_home: NinoHome, release: Release) -> dg.MaterializeResult:
+    reference = release.reference(warehouse)
+    quarters = quarters_between(Quarter.containing(SERIES_START), reference)
+    labels = [quarter.label for quarter in quarters]
+    year = labels[-4:]
+    with warehouse.get_connection() as connection:
+        checks = connection.execute(
+            f"""
+            SELECT asset, check_name, count(*) AS quarters, count(*) FILTER (WHERE passed) AS passed,
+                   arg_max(observed, quarter) AS latest_observed
+            FROM {CHECK_OUTCOMES.qualified_name} WHERE quarter IN (SELECT unnest($labels)) OR quarter = 'all'
+            GROUP BY ALL ORDER BY ALL""", {"labels": labels}).fetchall()
+        exclusions = connection.execute(
+            "SELECT reason, sum(records) FILTER (WHERE scan_quarter IN (SELECT unnest($year))), sum(records) "
+            "FROM stat.registration_exclusions WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL "
+            "ORDER BY 3 DESC, 1", {"labels": labels, "year": year}).fetchall()
+        geocoding = connection.execute(
+            "SELECT geocoding_outcome, sum(records) FROM stat.geocoding_outcomes "
+            "WHERE scan_quarter IN (SELECT unnest($year)) GROUP BY ALL ORDER BY 2 DESC, 1", {"year": year}).fetchall()
+        volumes = connection.execute(
+            "SELECT scan_quarter, count(*) FROM raw.raw_scan WHERE scan_quarter IN (SELECT unnest($labels)) "
+            "GROUP BY ALL ORDER BY 1", {"labels": labels[-8:]}).fetchall()
+        touched = connection.execute(
+            "SELECT discontinuity_id, title, strftime(start_date, '%Y-%m-%d') FROM reference.discontinuities "
+            "WHERE first_quarter IN (SELECT unnest($year)) ORDER BY start_date", {"year": year}).fetchall()
+    lines = [f"# QA report: NINo allocations to adult overseas nationals, release {reference.label}", "",
+             f"Quarters covered: {labels[0]} to {labels[-1]}. Year of the main points: {year[0]} to {year[-1]}.", "",
+             "## Blocking checks", "", "| asset | check | quarters passed | result | observed (latest quarter) |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {asset} | {name} | {passed} of {count} | {'pass' if passed == count else 'FAIL'} | "
+              f"{_observed(observed)} |" for asset, name, count, passed, observed in checks]
+    lines += ["", "## Exclusions by reason", "", "| reason | last four quarters | whole series |", "|---|---|---|"]
+    lines += [f"| {reason} | {int(last or 0):,} | {int(total):,} |" for reason, last, total in exclusions]
+    geocoded_total = sum(count for _, count in geocoding) or 1
+    lines += ["", "## Geocoding, last four quarters", "", "| outcome | registrations | share |", "|---|---|---|"]
+    lines += [f"| {outcome} | {int(count):,} | {100 * count / geocoded_total:.1f}% |" for outcome, count in geocoding]
+    lines += ["", "## Volumes, last eight quarters (records in the scan)", "", "| quarter | records | change on the "
+              "quarter |", "|---|---|---|"]
+    lines += [f"| {quarter} | {count:,} | " + (f"{100 * (count / volumes[index - 1][1] - 1):+.1f}%" if index else "")
+              + " |" for index, (quarter, count) in enumerate(volumes)]
+    lines += ["", "## Discontinuities starting in the last four quarters", ""]
+    lines += [f"- {title} ({identifier}, from {start})" for identifier, title, start in touched] or ["- none"]
+    lines += ["", "## Differences from the previous release", "", *_previous_release_differences(nino_home, reference)]
+    report = qa_report_path(nino_home, reference)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    failing = [f"{asset} / {name}" for asset, name, count, passed, _ in checks if passed != count]
+    return dg.MaterializeResult(metadata={
+        "reference_quarter": reference.label, "report": dg.MetadataValue.path(str(report)),
+        "report_sha256": sha256(report), "checks_failing": dg.MetadataValue.json(failing),
+        "sign_off": f"nino sign-off --release {reference.label} --signatory NAME --role ROLE "
+                    f"--report-sha256 {sha256(report)}",
+    })
+
+
+def _observed(observed: str | None) -> str:
+    values = json.loads(observed or "{}")
+    return "; ".join(f"{key} {value}" for key, value in sorted(values.items())
+                     if isinstance(value, int | float) and key != "quarters")[:300]
+
+
+def _previous_release_differences(home: NinoHome, reference: Quarter) -> list[str]:
+    from nino_assets.release_versions import table_changes, versions
+
+    previous = sorted(path for path in home.public.glob("*") if path.name < reference.label)
+    if not previous or not versions(previous[-1]):
+        return ["No earlier release is public."]
+    latest = previous[-1] / f"v{versions(previous[-1])[-1]}"
+    changes, structural = table_changes(latest / "tables", home.working_release(reference.label) / "tables")
+    by_table: dict[str, int] = {}
+    for change in changes:
+        by_table[change.table] = by_table.get(change.table, 0) + 1
+    return ([f"Against {previous[-1].name} v{versions(previous[-1])[-1]}: {len(changes)} cells of the same rows "
+             "and columns changed (revisions to earlier quarters, from late registrations)."]
+            + [f"- {table}: {count} cells" for table, count in sorted(by_table.items())]
+            + [f"- {item}" for item in structural[:20]])
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"folder"},
+    deps=[qa_report],
+    description="Pre-release access: from 24 hours before release time, the signed-off outputs for the people on "
+    "the pre-release access list, and the record of who was given access when. Refused at any other time.",
+)
+def pre_release_bundle(
+    warehouse: Warehouse, nino_home: NinoHome, release: Release, release_timetable: ReleaseTimetable
+) -> dg.MaterializeResult:
+    reference = release.reference(warehouse)
+    now = release_timetable.current()
+    moments = release_timetable.release(reference)
+    if not moments.pre_release_from <= now < moments.release_at:
+        raise ReleaseRefused(f"pre-release access to {reference.label} is from {_uk(moments.pre_release_from)} to "
+                             f"{_uk(moments.release_at)}; it is {_uk(now)}")
+    signed = current_sign_off(nino_home, reference)
+    source = _outputs(nino_home, reference)
+    bundle = nino_home.pre_release / reference.label
+    shutil.rmtree(bundle, ignore_errors=True)
+    for part in ("tables", "bulletin"):
+        shutil.copytree(source / part, bundle / part)
+    with PRA_LIST.open(newline="", encoding="utf-8") as handle:
+        recipients = list(csv.DictReader(handle))
+    record = nino_home.release_control / "pre_release_access" / f"{reference.label}.csv"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    with record.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*recipients[0], "access_from", "bundle_sha256"])
+        writer.writeheader()
+        digest = sha256_of_folder(bundle)
+        for recipient in recipients:
+            writer.writerow({**recipient, "access_from": now.isoformat(), "bundle_sha256": digest})
+    return dg.MaterializeResult(metadata={
+        "reference_quarter": reference.label, "bundle": dg.MetadataValue.path(str(bundle)),
+        "recipients": len(recipients), "signed_off_by": signed["signatory"],
+        "release_at": moments.release_at.isoformat(),
+    })
+
+
+def sha256_of_folder(folder: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(folder_digests(folder), sort_keys=True).encode()).hexdigest()
+
+
+class PublicationConfig(dg.Config):
+    correction_reason: str = ""
+    """Only for a correction of a release already public: why, for its revision note."""
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"folder"},
+    deps=[qa_report],
+    description="The public release: at or after release time only (09:30 on the announced day), the signed-off "
+    "tables, bulletin and pre-release access list as an immutable versioned folder with a manifest of checksums, "
+    "and the cube for the query service. The same content again creates nothing; different content is a new "
+    "version with a computed revision note and needs a reason.",
+)
+def public_release(
+    config: PublicationConfig, warehouse: Warehouse, nino_home: NinoHome, release: Release,
+    release_timetable: ReleaseTimetable,
+) -> dg.MaterializeResult:
+    reference = release.reference(warehouse)
+    now = release_timetable.current()
+    moments = release_timetable.release(reference)
+    if now < moments.release_at:
+        raise ReleaseRefused(f"{reference.label} is not released until {_uk(moments.release_at)}; it is {_uk(now)}: "
+                             "nothing is made public early")
+    signed = current_sign_off(nino_home, reference)
+    source = _outputs(nino_home, reference)
+    candidate = nino_home.release_control / "candidates" / reference.label
+    shutil.rmtree(candidate, ignore_errors=True)
+    for part in ("tables", "bulletin"):
+        shutil.copytree(source / part, candidate / part)
+    shutil.copy(PRA_LIST, candidate / PUBLIC_PRA_LIST)
+    try:
+        published = publish(candidate, nino_home.public / reference.label, config.correction_reason)
+    except RevisionRefused as error:
+        raise ReleaseRefused(str(error)) from None
+    finally:
+        shutil.rmtree(candidate, ignore_errors=True)
+    served = nino_home.service / reference.label / f"v{published.version}"
+    if published.created:
+        shutil.copytree(source / "service", served)
+    return dg.MaterializeResult(metadata={
+        "reference_quarter": reference.label, "version": published.version, "new_version": published.created,
+        "folder": dg.MetadataValue.path(str(published.folder)), "signed_off_by": signed["signatory"],
+        "revision_note": dg.MetadataValue.md(published.note or "(none)"),
+    })
+
+
+class SignOffConfig(dg.Config):
+    release: str
+    signatory: str
+    role: str
+    report_sha256: str
+
+
+@dg.op(description="Record a named signatory's sign-off of a release's current QA report (by its SHA-256).")
+def record_release_sign_off(context: dg.OpExecutionContext, config: SignOffConfig, nino_home: NinoHome,
+                            release_timetable: ReleaseTimetable) -> None:
+    entry = record_sign_off(nino_home, Quarter.from_label(config.release), config.signatory, config.role,
+                            config.report_sha256, release_timetable.current())
+    context.log.info(f"{entry['release']} signed off by {entry['signatory']} ({entry['role']})")
+
+
+@dg.job(description="Sign off a release: config names the release, the signatory, their role and the QA report's "
+                    "SHA-256 (shown in qa_report's metadata).")
+def sign_off():
+    record_release_sign_off()
+
+
+release_assets = [qa_report, pre_release_bundle, public_release]
+
+
+RELEASE_OUTPUTS_JOB = "release_outputs"
+PRE_RELEASE_JOB = "pre_release"
+PUBLICATION_JOB = "publication"
+OUTPUTS_LEAD = 3
+"""The release outputs are built this many days before pre-release access opens, to leave time for QA and sign-off."""
+
+
+def _calendar_release_run(reference: Quarter, step: str) -> dg.RunRequest:
+    """A run for one release's step, with the release named in the run's config, once per release and step."""
+    return dg.RunRequest(run_key=f"{step}-{reference.label}", tags={"nino/release": reference.label},
+                         run_config={"resources": {"release": {"config": {"reference_quarter": reference.label}}}})
+
+
+def _tick(context: dg.ScheduleEvaluationContext) -> datetime:
+    return context.scheduled_execution_time or datetime.now(timezone.utc)
+
+
+@dg.schedule(cron_schedule="0 7 * * *", execution_timezone="Europe/London", job_name=RELEASE_OUTPUTS_JOB,
+             default_status=dg.DefaultScheduleStatus.STOPPED,
+             description=f"Each morning: builds the outputs and QA report of a release whose pre-release access opens "
+                         f"within {OUTPUTS_LEAD} days, in time for QA and sign-off.")
+def release_outputs_schedule(context: dg.ScheduleEvaluationContext, release_timetable: ReleaseTimetable):
+    now = _tick(context)
+    due = [release for release in release_timetable.calendar()
+           if 0 <= (release.pre_release_from - now).total_seconds() <= OUTPUTS_LEAD * 86400]
+    if not due:
+        return dg.SkipReason("no release's pre-release access opens within the next "
+                             f"{OUTPUTS_LEAD} days")
+    return [_calendar_release_run(release.reference, "outputs") for release in due]
+
+
+@dg.schedule(cron_schedule="30 9 * * *", execution_timezone="Europe/London", job_name=PRE_RELEASE_JOB,
+             default_status=dg.DefaultScheduleStatus.STOPPED,
+             description="At 09:30 the day before a release: the pre-release access bundle.")
+def pre_release_schedule(context: dg.ScheduleEvaluationContext, release_timetable: ReleaseTimetable):
+    now = _tick(context)
+    due = [release for release in release_timetable.calendar()
+           if release.pre_release_from <= now < release.release_at]
+    if not due:
+        return dg.SkipReason("no release is within its 24 hours of pre-release access")
+    return [_calendar_release_run(release.reference, "pre-release") for release in due]
+
+
+@dg.schedule(cron_schedule="30 9 * * *", execution_timezone="Europe/London", job_name=PUBLICATION_JOB,
+             default_status=dg.DefaultScheduleStatus.STOPPED,
+             description="At 09:30 on release day: the release becomes public.")
+def publication_schedule(context: dg.ScheduleEvaluationContext, release_timetable: ReleaseTimetable):
+    now = _tick(context)
+    due = [release for release in release_timetable.calendar()
+           if release.release_at <= now and release.release_at.date() == now.astimezone(UK).date()]
+    if not due:
+        return dg.SkipReason("no release is due at this time")
+    return [_calendar_release_run(release.reference, "publish") for release in due]
+
+
+release_schedules = [release_outputs_schedule, pre_release_schedule, publication_schedule]
