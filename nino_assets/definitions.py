@@ -50,10 +50,11 @@ ALL_CHECKS = [*build_suite_checks(TABLES_BY_ASSET), *rule_checks]
 
 # Release actions happen at their times, by their own jobs and schedules; every other asset is built by the main job.
 RELEASE_ACTIONS = dg.AssetSelection.assets(pre_release_bundle, public_release)
+JOURNEY_TO_QA = dg.AssetSelection.all() - RELEASE_ACTIONS
 
 # The main job: every asset, every quarter, to the outputs and their QA report. `nino run` launches it over the whole
 # range as one run.
-main_job = dg.define_asset_job("main", selection=dg.AssetSelection.all() - RELEASE_ACTIONS,
+main_job = dg.define_asset_job("main", selection=JOURNEY_TO_QA,
                                description="Every asset of the journey, with its checks, to the release's QA report.")
 JOBS = [
     main_job,

@@ -53,11 +53,15 @@ class Suite:
     @property
     def row_wise(self) -> bool:
         """Whether every expectation judges each row on its own, so that batches of rows may be validated apart."""
-        return all(
-            expectation["type"].startswith("expect_column_values_to_")
-            and not expectation["type"].endswith("_to_be_unique")
-            for expectation in self.expectations
-        )
+        return all(judges_rows_alone(expectation) for expectation in self.expectations)
+
+    def parts(self) -> list[Suite]:
+        """The suite as its row-wise expectations and the others (uniqueness, table-level), each a suite of its own,
+        so that the first can be validated in batches and the second reads only its own columns."""
+        groups = ([e for e in self.expectations if judges_rows_alone(e)],
+                  [e for e in self.expectations if not judges_rows_alone(e)])
+        return [Suite(self.asset_name, self.path, {**self.definition, "expectations": group})
+                for group in groups if group]
 
     def check_names(self) -> list[str]:
         return [check_name(expectation) for expectation in self.expectations]
@@ -71,6 +75,11 @@ class Suite:
                 if name and name not in columns:
                     columns.append(name)
         return columns
+
+
+def judges_rows_alone(expectation: dict) -> bool:
+    return (expectation["type"].startswith("expect_column_values_to_")
+            and not expectation["type"].endswith("_to_be_unique"))
 
 
 def check_name(expectation: dict) -> str:

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from nino_assets import warehouse
-from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, resources
+from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, JOURNEY_TO_QA, resources
 from nino_assets.expectations import load_suites, safe_observations
 from nino_assets.quarters import Quarter
 from nino_assets_tests.conftest import range_tags
@@ -20,7 +20,7 @@ CHILD = Record(nino="CE123456A", date_of_birth="1990-06-01", postcode="M1 1AE") 
 
 def run_everything(home, instance=None):
     return dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS], resources=resources(home), tags=range_tags([Q1]),
+        [*ALL_ASSETS, *ALL_CHECKS], selection=JOURNEY_TO_QA, resources=resources(home), tags=range_tags([Q1]),
         instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
     )
 
@@ -108,7 +108,7 @@ def quarterly_scans(quarters, volumes):
 
 def run_range(home, quarters, instance=None):
     return dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS], resources=resources(home), tags=range_tags(quarters),
+        [*ALL_ASSETS, *ALL_CHECKS], selection=JOURNEY_TO_QA, resources=resources(home), tags=range_tags(quarters),
         instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
     )
 

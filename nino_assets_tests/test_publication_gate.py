@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 from nino_assets import warehouse
-from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, resources
+from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, JOURNEY_TO_QA, resources
 from nino_assets.quarters import Quarter
 from nino_assets_tests.conftest import query, range_tags
 from nino_assets_tests.pipeline_world import Record, write_world
@@ -19,7 +19,7 @@ CHILD = Record(nino="CE123456A", date_of_birth="1990-06-01", registration_date="
 def run(home, instance, selection=None, quarters=(Q1, Q2)):
     return dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS], resources=resources(home), instance=instance, raise_on_error=False,
-        selection=selection, tags=range_tags(list(quarters)) if quarters else None,
+        selection=selection or JOURNEY_TO_QA, tags=range_tags(list(quarters)) if quarters else None,
     )
 
 
