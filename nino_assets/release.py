@@ -15,7 +15,8 @@ The time comes from the `ReleaseClock` resource, so that tests can drive a simul
 import csv
 import json
 import shutil
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -338,42 +339,39 @@ def _tick(context: dg.ScheduleEvaluationContext) -> datetime:
     return context.scheduled_execution_time or datetime.now(timezone.utc)
 
 
-@dg.schedule(cron_schedule="0 7 * * *", execution_timezone="Europe/London", job_name=RELEASE_OUTPUTS_JOB,
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description=f"Each morning: builds the outputs and QA report of a release whose pre-release access opens "
-                         f"within {OUTPUTS_LEAD} days, in time for QA and sign-off.")
-def release_outputs_schedule(context: dg.ScheduleEvaluationContext, release_timetable: ReleaseTimetable):
-    now = _tick(context)
-    due = [release for release in release_timetable.calendar()
-           if 0 <= (release.pre_release_from - now).total_seconds() <= OUTPUTS_LEAD * 86400]
-    if not due:
-        return dg.SkipReason("no release's pre-release access opens within the next "
-                             f"{OUTPUTS_LEAD} days")
-    return [_calendar_release_run(release.reference, "outputs") for release in due]
+def calendar_schedule(name: str, cron: str, job_name: str, step: str, description: str, skip: str,
+                      is_due: Callable[[CalendarRelease, datetime], bool]) -> dg.ScheduleDefinition:
+    """A schedule that, at each tick, starts `job_name` for every release of the calendar that `is_due` then."""
+
+    @dg.schedule(name=name, cron_schedule=cron, execution_timezone="Europe/London", job_name=job_name,
+                 default_status=dg.DefaultScheduleStatus.STOPPED, description=description)
+    def _schedule(context: dg.ScheduleEvaluationContext, release_timetable: ReleaseTimetable):
+        now = _tick(context)
+        due = [release for release in release_timetable.calendar() if is_due(release, now)]
+        if not due:
+            return dg.SkipReason(skip)
+        return [_calendar_release_run(release.reference, step) for release in due]
+
+    return _schedule
 
 
-@dg.schedule(cron_schedule="30 9 * * *", execution_timezone="Europe/London", job_name=PRE_RELEASE_JOB,
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="At 09:30 the day before a release: the pre-release access bundle.")
-def pre_release_schedule(context: dg.ScheduleEvaluationContext, release_timetable: ReleaseTimetable):
-    now = _tick(context)
-    due = [release for release in release_timetable.calendar()
-           if release.pre_release_from <= now < release.release_at]
-    if not due:
-        return dg.SkipReason("no release is within its 24 hours of pre-release access")
-    return [_calendar_release_run(release.reference, "pre-release") for release in due]
-
-
-@dg.schedule(cron_schedule="30 9 * * *", execution_timezone="Europe/London", job_name=PUBLICATION_JOB,
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="At 09:30 on release day: the release becomes public.")
-def publication_schedule(context: dg.ScheduleEvaluationContext, release_timetable: ReleaseTimetable):
-    now = _tick(context)
-    due = [release for release in release_timetable.calendar()
-           if release.release_at <= now and release.release_at.date() == now.astimezone(UK).date()]
-    if not due:
-        return dg.SkipReason("no release is due at this time")
-    return [_calendar_release_run(release.reference, "publish") for release in due]
-
-
+release_outputs_schedule = calendar_schedule(
+    "release_outputs_schedule", "0 7 * * *", RELEASE_OUTPUTS_JOB, "outputs",
+    f"Each morning: builds the outputs and QA report of a release whose pre-release access opens within "
+    f"{OUTPUTS_LEAD} days, in time for QA and sign-off.",
+    f"no release's pre-release access opens within the next {OUTPUTS_LEAD} days",
+    lambda release, now: timedelta(0) <= release.pre_release_from - now <= timedelta(days=OUTPUTS_LEAD),
+)
+pre_release_schedule = calendar_schedule(
+    "pre_release_schedule", "30 9 * * *", PRE_RELEASE_JOB, "pre-release",
+    "At 09:30 the day before a release: the pre-release access bundle.",
+    "no release is within its 24 hours of pre-release access",
+    lambda release, now: release.pre_release_from <= now < release.release_at,
+)
+publication_schedule = calendar_schedule(
+    "publication_schedule", "30 9 * * *", PUBLICATION_JOB, "publish",
+    "At 09:30 on release day: the release becomes public.",
+    "no release is due at this time",
+    lambda release, now: release.release_at <= now and release.release_at.date() == now.astimezone(UK).date(),
+)
 release_schedules = [release_outputs_schedule, pre_release_schedule, publication_schedule]
