@@ -32,5 +32,5 @@ ui: $(BIN)/nino
 	$(BIN)/nino ui
 
 bench: $(BIN)/nino
-	$(BIN)/python -m nino_assets.benchmarks --keep $(CURDIR)/data/benchmark
+	$(BIN)/python -m nino_assets.benchmarks --keep $(CURDIR)/data/benchmark --per-partition
 	$(BIN)/python -m nino_assets.benchmarks.cell_key --warehouse $(CURDIR)/data/benchmark/warehouse/nino.duckdb

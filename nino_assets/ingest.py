@@ -274,10 +274,14 @@ QUARTERLY_DATA_JOB = "quarterly_data"
 SCAN_FILE = re.compile(r"^mws_(\d{4}-Q[1-4])\.txt$")
 
 
-@dg.sensor(job_name=QUARTERLY_DATA_JOB, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Starts the quarter's run when its scan and checksum land in the landing folder (or change).")
+@dg.sensor(job_name=QUARTERLY_DATA_JOB, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Starts the quarter's run when its scan and checksum land in the landing folder (or change). "
+                       "Switched on, it takes the scans already loaded as seen.")
 def landing_sensor(context: dg.SensorEvaluationContext, nino_home: NinoHome):
+    first_tick = context.cursor is None
     seen = json.loads(context.cursor) if context.cursor else {}
+    # on its first tick the sensor starts runs only for quarters never loaded: a backfill has done the rest
+    loaded = context.instance.get_materialized_partitions(dg.AssetKey(RAW_SCAN.name)) if first_tick else set()
     requests, waiting = [], []
     for path in sorted(nino_home.scans.glob("mws_*.txt")):
         match = SCAN_FILE.match(path.name)
@@ -291,9 +295,12 @@ def landing_sensor(context: dg.SensorEvaluationContext, nino_home: NinoHome):
         if quarter.partition_key not in quarterly_partitions.get_partition_keys():
             waiting.append(quarter.label)
             continue
-        requests.append(dg.RunRequest(run_key=f"{path.name}:{checksum}", partition_key=quarter.partition_key,
-                                      tags={"nino/scan": path.name}))
+        if quarter.partition_key not in loaded:
+            requests.append(dg.RunRequest(run_key=f"{path.name}:{checksum}", partition_key=quarter.partition_key,
+                                          tags={"nino/scan": path.name}))
         seen[path.name] = checksum
+    cursor = json.dumps(seen, sort_keys=True)
     if not requests:
-        return dg.SkipReason("no new scan" + (f"; not yet complete: {', '.join(waiting)}" if waiting else ""))
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+        return dg.SensorResult(skip_reason=dg.SkipReason(
+            "no new scan" + (f"; not yet complete: {', '.join(waiting)}" if waiting else "")), cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)

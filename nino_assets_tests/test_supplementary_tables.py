@@ -163,7 +163,8 @@ def test_libreoffice_reads_the_workbook_back_equal_to_the_csvs(release, tmp_path
 
 
 def test_the_same_warehouse_gives_byte_identical_outputs(release):
-    """Tables, bulletin and the service's cube: built again from the same warehouse, every file has the same bytes."""
+    """Tables, bulletin, the service's cube and the QA report (whose checksum a signatory signs): built again from the
+    same warehouse, every file has the same bytes."""
     series, _, folder = release
     release_folder = folder.parent
 
@@ -172,12 +173,13 @@ def test_the_same_warehouse_gives_byte_identical_outputs(release):
                 for path in sorted(release_folder.rglob("*")) if path.is_file()}
 
     before = digests()
-    again = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], selection=["supplementary_tables", "bulletin", "published_cube"],
+    again = dg.materialize([*ALL_ASSETS, *ALL_CHECKS],
+                           selection=["supplementary_tables", "bulletin", "published_cube", "qa_report"],
                            resources=resources(series.home), instance=dg.DagsterInstance.ephemeral())
     assert again.success
     assert digests() == before
     assert {"bulletin/index.html", "bulletin/plotly.min.js", "service/registrations.parquet",
-            "service/manifest.json"} <= set(before) and len(before) == len(LAYOUTS) + 5
+            "service/manifest.json", "qa/qa_report.md"} <= set(before) and len(before) == len(LAYOUTS) + 6
     [materialization] = again.asset_materializations_for_node("supplementary_tables")
     files = materialization.metadata["files"].value.records
     assert {f"tables/{record.data['file']}": record.data["sha256"] for record in files} == {

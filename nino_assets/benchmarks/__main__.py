@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import tempfile
 import time
 from datetime import date
@@ -118,15 +119,59 @@ def run(folder: Path) -> list[tuple[str, float, int | None]]:
     return rows
 
 
+def quarterly_job(home: NinoHome):
+    from nino_assets.definitions import QUARTERLY_DATA_JOB, build_definitions
+
+    return build_definitions(home).resolve_job_def(QUARTERLY_DATA_JOB)
+
+
+def new_quarter_seconds(folder: Path) -> tuple[float, float]:
+    """The latest quarter run again as the quarterly run does (its data, with every check, on a warehouse that holds
+    the whole series), then the release's outputs; seconds for each."""
+    from nino_assets.definitions import RELEASE_OUTPUTS_JOB, build_definitions
+
+    home = NinoHome(root=str(folder))
+    latest = series_quarters(date.today())[-1]
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.perf_counter()
+    if not quarterly_job(home).execute_in_process(partition_key=latest.partition_key, instance=instance).success:
+        raise SystemExit("the new quarter's run failed")
+    data = time.perf_counter() - started
+    started = time.perf_counter()
+    if not build_definitions(home).resolve_job_def(RELEASE_OUTPUTS_JOB).execute_in_process(instance=instance).success:
+        raise SystemExit("the release outputs failed")
+    return data, time.perf_counter() - started
+
+
+def per_partition_seconds(folder: Path) -> float:
+    """The same backfill (every warehouse asset and check) as one run per quarter, in a fresh warehouse."""
+    home = NinoHome(root=str(folder / "per_partition"))
+    home.landing.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(home.root_path / "warehouse", ignore_errors=True)
+    for source, target in ((folder / "landing" / "scans", home.scans),
+                           (folder / "landing" / "reference", home.postcode_lookup.parent)):
+        if not target.exists():
+            target.symlink_to(source, target_is_directory=True)
+    job = quarterly_job(home)
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.perf_counter()
+    for quarter in series_quarters(date.today()):
+        if not job.execute_in_process(partition_key=quarter.partition_key, instance=instance).success:
+            raise SystemExit(f"the run for {quarter.label} failed")
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it (default: a temporary folder)")
+    parser.add_argument("--per-partition", action="store_true",
+                        help="also run the same backfill as one run per quarter (about half an hour more)")
     arguments = parser.parse_args()
-    if arguments.keep:
-        rows = run(arguments.keep)
-    else:
-        with tempfile.TemporaryDirectory(prefix="nino-benchmark-") as folder:
-            rows = run(Path(folder))
+    with tempfile.TemporaryDirectory(prefix="nino-benchmark-") as temporary:
+        folder = arguments.keep or Path(temporary)
+        rows = run(folder)
+        new_data, new_outputs = new_quarter_seconds(folder)
+        per_partition = per_partition_seconds(folder) if arguments.per_partition else None
     print(f"\n{'step':<46} {'seconds':>8} {'rows':>12} {'rows/s':>12}")
     for label, seconds, row_count in rows:
         counts = f"{row_count:>12,} {row_count / seconds:>12,.0f}" if row_count else ""
@@ -139,6 +184,12 @@ def main() -> None:
     print(f"\nwhole backfill (every stage, check and output): {pipeline:.1f} s = {pipeline / floor:.1f} x the floor")
     print(f"the expectation suites add {suites:.1f} s = {suites / pipeline:.1%} of the whole; every check "
           f"{checks:.1f} s = {checks / pipeline:.1%}")
+    print(f"a new quarter on the whole series: {new_data:.1f} s for its data and checks, {new_outputs:.1f} s for the "
+          f"release's outputs")
+    if per_partition is not None:
+        single = sum(seconds for label, seconds, _ in rows[2:] if not label.startswith("publication"))
+        print(f"one run per quarter: {per_partition:.1f} s against {single:.1f} s in one run "
+              f"({per_partition / single:.1f}x)")
     print(f"peak memory: this process {own:,.0f} MiB; largest generator worker {children:,.0f} MiB")
 
 
