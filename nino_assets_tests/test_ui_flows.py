@@ -202,8 +202,9 @@ def test_the_three_ui_flows(dagster_dev):
             "--disable-component-update", "--disable-sync"])
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(f"{server.url}/asset-groups", wait_until="networkidle", timeout=120_000)
-        page.screenshot(path=str(ARTEFACTS / "ui_asset_graph.png"))
-        page.get_by_text("perturbed_counts").first.wait_for(timeout=60_000)
+        page.get_by_text("Global asset lineage").first.wait_for(timeout=60_000)
+        for group in ("ingest", "clean", "geography", "cubes", "disclosure", "publication", "release"):
+            page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)  # each stage's group in the graph
         page.screenshot(path=str(ARTEFACTS / "ui_asset_graph.png"))
         browser.close()
 
