@@ -22,7 +22,7 @@ from pathlib import Path
 import dagster as dg
 
 from nino_assets.paths import NinoHome
-from nino_assets.publication import Release, bulletin, published_cube, supplementary_tables
+from nino_assets.publication import Release, bulletin, gated_reference, published_cube, supplementary_tables
 from nino_assets.quarters import SERIES_START, Quarter, quarters_between
 from nino_assets.reference import REFERENCE_DATA, RELEASE_CALENDAR_FILE
 from nino_assets.release_calendar import UK, load_calendar, release_of
@@ -210,12 +210,14 @@ def _previous_release_differences(home: NinoHome, reference: Quarter) -> list[st
     kinds={"folder"},
     deps=[qa_report],
     description="Pre-release access: from 24 hours before release time, the signed-off outputs for the people on "
-    "the pre-release access list, and the record of who was given access when. Refused at any other time.",
+    "the pre-release access list, and the record of who was given access when. Refused at any other time, and "
+    "behind the publication gate like the outputs themselves.",
 )
 def pre_release_bundle(
-    warehouse: Warehouse, nino_home: NinoHome, release: Release, release_timetable: ReleaseTimetable
+    context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home: NinoHome, release: Release,
+    release_timetable: ReleaseTimetable,
 ) -> dg.MaterializeResult:
-    reference = release.reference(warehouse)
+    reference, _ = gated_reference(context, warehouse, release)
     now = release_timetable.current()
     moments = release_timetable.release(reference)
     if not moments.pre_release_from <= now < moments.release_at:
@@ -263,13 +265,13 @@ class PublicationConfig(dg.Config):
     description="The public release: at or after release time only (09:30 on the announced day), the signed-off "
     "tables, bulletin and pre-release access list as an immutable versioned folder with a manifest of checksums, "
     "and the cube for the query service. The same content again creates nothing; different content is a new "
-    "version with a computed revision note and needs a reason.",
+    "version with a computed revision note and needs a reason. Behind the publication gate.",
 )
 def public_release(
-    config: PublicationConfig, warehouse: Warehouse, nino_home: NinoHome, release: Release,
-    release_timetable: ReleaseTimetable,
+    context: dg.AssetExecutionContext, config: PublicationConfig, warehouse: Warehouse, nino_home: NinoHome,
+    release: Release, release_timetable: ReleaseTimetable,
 ) -> dg.MaterializeResult:
-    reference = release.reference(warehouse)
+    reference, _ = gated_reference(context, warehouse, release)
     now = release_timetable.current()
     moments = release_timetable.release(reference)
     if now < moments.release_at:
