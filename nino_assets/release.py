@@ -27,7 +27,15 @@ from nino_assets.quarters import SERIES_START, Quarter, quarters_between
 from nino_assets.reference import REFERENCE_DATA, RELEASE_CALENDAR_FILE
 from nino_assets.release_calendar import UK, load_calendar, release_of
 from nino_assets.release_calendar import Release as CalendarRelease
-from nino_assets.release_versions import RevisionRefused, folder_digests, publish, sha256
+from nino_assets.release_versions import (
+    RevisionRefused,
+    changes_by_table,
+    folder_sha256,
+    publish,
+    sha256,
+    table_changes,
+    versions,
+)
 from nino_assets.warehouse import CHECK_OUTCOMES, Warehouse
 
 OWNERS = ["team:nino-publication"]
@@ -35,6 +43,8 @@ GROUP = "release"
 PRA_LIST = REFERENCE_DATA / "pre_release_access.csv"
 PUBLIC_PRA_LIST = "pre_release_access_list.csv"
 QA_REPORT = "qa_report.md"
+OUTPUT_PARTS = ("tables", "bulletin")
+"""What pre-release access and the public release receive of a release's working folder."""
 
 
 class ReleaseTimetable(dg.ConfigurableResource):
@@ -109,9 +119,16 @@ def _uk(moment: datetime) -> str:
     return f"{moment.astimezone(UK):%a %d %b %Y %H:%M} UK time"
 
 
+def _copy_outputs(source: Path, target: Path) -> None:
+    """The release's tables and bulletin, copied afresh into `target`."""
+    shutil.rmtree(target, ignore_errors=True)
+    for part in OUTPUT_PARTS:
+        shutil.copytree(source / part, target / part)
+
+
 def _outputs(home: NinoHome, reference: Quarter) -> Path:
     folder = home.working_release(reference.label)
-    for part in ("tables", "bulletin"):
+    for part in OUTPUT_PARTS:
         if not (folder / part).is_dir():
             raise ReleaseRefused(f"{reference.label}: the release's {part} are not built ({folder / part})")
     return folder
@@ -188,19 +205,14 @@ def _observed(observed: str | None) -> str:
 
 
 def _previous_release_differences(home: NinoHome, reference: Quarter) -> list[str]:
-    from nino_assets.release_versions import table_changes, versions
-
     previous = sorted(path for path in home.public.glob("*") if path.name < reference.label)
     if not previous or not versions(previous[-1]):
         return ["No earlier release is public."]
     latest = previous[-1] / f"v{versions(previous[-1])[-1]}"
     changes, structural = table_changes(latest / "tables", home.working_release(reference.label) / "tables")
-    by_table: dict[str, int] = {}
-    for change in changes:
-        by_table[change.table] = by_table.get(change.table, 0) + 1
     return ([f"Against {previous[-1].name} v{versions(previous[-1])[-1]}: {len(changes)} cells of the same rows "
              "and columns changed (revisions to earlier quarters, from late registrations)."]
-            + [f"- {table}: {count} cells" for table, count in sorted(by_table.items())]
+            + [f"- {table}: {count} cells" for table, count in changes_by_table(changes).items()]
             + [f"- {item}" for item in structural[:20]])
 
 
@@ -226,9 +238,7 @@ def pre_release_bundle(
     signed = current_sign_off(nino_home, reference)
     source = _outputs(nino_home, reference)
     bundle = nino_home.pre_release / reference.label
-    shutil.rmtree(bundle, ignore_errors=True)
-    for part in ("tables", "bulletin"):
-        shutil.copytree(source / part, bundle / part)
+    _copy_outputs(source, bundle)
     with PRA_LIST.open(newline="", encoding="utf-8") as handle:
         recipients = list(csv.DictReader(handle))
     record = nino_home.release_control / "pre_release_access" / f"{reference.label}.csv"
@@ -236,7 +246,7 @@ def pre_release_bundle(
     with record.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*recipients[0], "access_from", "bundle_sha256"])
         writer.writeheader()
-        digest = sha256_of_folder(bundle)
+        digest = folder_sha256(bundle)
         for recipient in recipients:
             writer.writerow({**recipient, "access_from": now.isoformat(), "bundle_sha256": digest})
     return dg.MaterializeResult(metadata={
@@ -244,12 +254,6 @@ def pre_release_bundle(
         "recipients": len(recipients), "signed_off_by": signed["signatory"],
         "release_at": moments.release_at.isoformat(),
     })
-
-
-def sha256_of_folder(folder: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(folder_digests(folder), sort_keys=True).encode()).hexdigest()
 
 
 class PublicationConfig(dg.Config):
@@ -280,9 +284,7 @@ def public_release(
     signed = current_sign_off(nino_home, reference)
     source = _outputs(nino_home, reference)
     candidate = nino_home.release_control / "candidates" / reference.label
-    shutil.rmtree(candidate, ignore_errors=True)
-    for part in ("tables", "bulletin"):
-        shutil.copytree(source / part, candidate / part)
+    _copy_outputs(source, candidate)
     shutil.copy(PRA_LIST, candidate / PUBLIC_PRA_LIST)
     try:
         published = publish(candidate, nino_home.public / reference.label, config.correction_reason)

@@ -37,6 +37,11 @@ def folder_digests(folder: Path) -> dict[str, str]:
             for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+def folder_sha256(folder: Path) -> str:
+    """One checksum for a whole folder: of its files' paths and checksums."""
+    return hashlib.sha256(json.dumps(folder_digests(folder), sort_keys=True).encode()).hexdigest()
+
+
 def versions(release_root: Path) -> list[int]:
     return sorted(int(path.name[1:]) for path in release_root.glob("v*") if path.name[1:].isdigit())
 
@@ -88,13 +93,19 @@ def table_changes(before: Path, after: Path) -> tuple[list[CellChange], list[str
     return changes, structural
 
 
-def revision_note(version: int, reason: str, changes: list[CellChange], structural: list[str]) -> str:
-    by_table: dict[str, int] = {}
+def changes_by_table(changes: list[CellChange]) -> dict[str, int]:
+    """How many cells changed in each table, in table order."""
+    counts: dict[str, int] = {}
     for change in changes:
-        by_table[change.table] = by_table.get(change.table, 0) + 1
+        counts[change.table] = counts.get(change.table, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def revision_note(version: int, reason: str, changes: list[CellChange], structural: list[str]) -> str:
+    by_table = changes_by_table(changes)
     lines = [f"# Revision note: version {version}", "", f"Reason given by the production team: {reason}", "",
              f"Cells changed: {len(changes)}, in {len(by_table)} table(s).", ""]
-    lines += [f"- {table}: {count} cell(s)" for table, count in sorted(by_table.items())]
+    lines += [f"- {table}: {count} cell(s)" for table, count in by_table.items()]
     lines += [f"- {item}" for item in structural]
     if changes:
         lines += ["", "| table | row | column | before | after | difference |", "|---|---|---|---|---|---|"]
