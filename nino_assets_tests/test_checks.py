@@ -1,12 +1,15 @@
 """The expectation suites as blocking asset checks: a rule broken on purpose fails its check, blocks what is
 downstream in the same run, and shows only aggregates."""
 
+import hashlib
 import json
 
 import dagster as dg
+import duckdb
 import pytest
 
-from nino_assets import warehouse
+from nino_assets import checks, warehouse
+from nino_assets.clean import REGISTRATIONS
 from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, JOURNEY_TO_QA, resources
 from nino_assets.expectations import load_suites, safe_observations
 from nino_assets.quarters import Quarter
@@ -83,6 +86,32 @@ def test_results_keep_aggregates_only():
     }
     assert safe_observations("expect_column_min_to_be_between", {"observed_value": 11}) == {}
     assert safe_observations("expect_table_row_count_to_be_between", {"observed_value": 31}) == {"observed_value": 31}
+
+
+def test_uniqueness_is_judged_on_hashes_that_still_catch_a_duplicate_pseudonym(monkeypatch):
+    [suite] = [suite for suite in load_suites() if suite.asset_name == REGISTRATIONS.name]
+    [uniqueness] = [part for part in suite.parts() if not part.row_wise]
+    assert uniqueness.hashed_columns() == {"pseudonym"}
+    pseudonyms = [hashlib.sha256(str(number).encode()).hexdigest() for number in range(1000)]
+    with duckdb.connect() as connection:
+        connection.execute("CREATE SCHEMA stat")
+        connection.execute(f"CREATE TABLE {REGISTRATIONS.qualified_name} AS SELECT * FROM (VALUES "
+                           + ", ".join(f"('{p}', '2002-Q{1 + number % 2}')" for number, p in enumerate(pseudonyms))
+                           + f", ('{pseudonyms[7]}', '2002-Q2')) AS t(pseudonym, scan_quarter)")
+        handed_over = []
+        real_validate = checks.validate
+
+        def validate_and_keep(part, frame):
+            handed_over.append(frame)
+            return real_validate(part, frame)
+
+        monkeypatch.setattr(checks, "validate", validate_and_keep)
+        outcomes, cost = checks.validate_part(connection, uniqueness, REGISTRATIONS, ["2002-Q1", "2002-Q2"])
+    [outcome] = outcomes
+    assert not outcome.passed and outcome.observed["unexpected_count"] == 2  # the pair of rows sharing a pseudonym
+    assert cost["rows_validated"] == 1001
+    [frame] = handed_over
+    assert str(frame["pseudonym"].dtype) == "uint64" and not set(pseudonyms) & set(frame["pseudonym"].astype(str))
 
 
 def test_a_suite_must_be_named_after_its_asset_and_name_its_checks_once(tmp_path):
