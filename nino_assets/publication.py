@@ -15,7 +15,8 @@ from plotly.offline import get_plotlyjs
 
 from nino_assets import gate
 from nino_assets.bulletin import PLOTLY_FILE, ReleaseTables, render
-from nino_assets.disclosure import PERTURBED_COUNTS
+from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
+from nino_assets.disclosure import PERTURBED_COUNTS, PTABLE, PTABLE_RULE, DisclosureControl
 from nino_assets.ods import ods_bytes
 from nino_assets.paths import NinoHome
 from nino_assets.quarters import SERIES_START, Quarter, quarters_between
@@ -153,6 +154,7 @@ def bulletin(
 
 CUBE_FILE = "registrations.parquet"
 CUBE_MANIFEST = "manifest.json"
+PTABLE_FILE = "ptable.parquet"
 
 
 @dg.asset(
@@ -160,12 +162,13 @@ CUBE_MANIFEST = "manifest.json"
     owners=OWNERS,
     kinds={"parquet"},
     pool="warehouse",
-    deps=[PERTURBED_COUNTS.name, "geocoded_registrations", "cube_dimensions"],
+    deps=[PERTURBED_COUNTS.name, "geocoded_registrations", "cube_dimensions", "ptable"],
     description=(
         "The record-level cube the query service reads (a Parquet snapshot, never the live warehouse): one row per "
         "counted registration of the release's quarters with the published dimensions' codes and its record key, "
-        "and a manifest of the dimensions, their levels and members. For the service only: not a public file. "
-        "Behind the same gate as the tables."
+        "the ptable the published tables were perturbed with, and a manifest of the dimensions, their levels and "
+        "members and the perturbation rule. For the service only: not a public file. Behind the same gate as the "
+        "tables."
     ),
     metadata={"dagster/column_schema": dg.TableSchema(columns=[
         dg.TableColumn("quarter", "VARCHAR", "Quarter of registration."),
@@ -177,36 +180,52 @@ CUBE_MANIFEST = "manifest.json"
     ])},
 )
 def published_cube(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home: NinoHome, release: Release
+    context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home: NinoHome, release: Release,
+    disclosure_control: DisclosureControl,
 ) -> dg.MaterializeResult:
     reference, gate_seen = gated_reference(context, warehouse, release)
-    first = Quarter.containing(SERIES_START)
     folder = release.folder(nino_home, reference) / "service"
-    folder.mkdir(parents=True, exist_ok=True)
-    cube = folder / CUBE_FILE
     with warehouse.get_connection() as connection:
-        connection.execute(
-            f"COPY ({sql_text('published_cube')}) TO '{cube}' (FORMAT parquet, COMPRESSION zstd)",
-            {"first_quarter": first.label, "reference_quarter": reference.label},
-        )
-        [(rows,)] = connection.execute(f"SELECT count(*) FROM read_parquet('{cube}')").fetchall()
-        members = connection.execute(
-            "SELECT child.dimension, child.level, child.code, child.label, parent.code "
-            "FROM stat.cube_dimensions AS child "
-            "LEFT JOIN stat.cube_dimensions AS parent ON parent.member_id = child.parent_member_id "
-            "ORDER BY child.dimension, child.depth, child.code"
-        ).fetchall()
-    manifest = folder / CUBE_MANIFEST
-    manifest.write_text(json.dumps(cube_manifest(reference, rows, members), indent=2, sort_keys=True) + "\n",
-                        encoding="utf-8")
+        files, rows = write_service_cube(connection, folder, reference, disclosure_control.rounding_base)
     return dg.MaterializeResult(
         metadata={"reference_quarter": reference.label, "dagster/row_count": rows, **gate_seen,
-                  **file_metadata(folder, [cube, manifest])}
+                  **file_metadata(folder, files)}
     )
 
 
-def cube_manifest(reference: Quarter, rows: int, members: list[tuple]) -> dict:
-    """What the cube holds: its quarters, and each dimension's levels with their members (code, label, parent)."""
+def write_service_cube(connection, folder: Path, reference: Quarter, rounding_base: int) -> tuple[list[Path], int]:
+    """The query service's files for a release, from the warehouse: the cube, the ptable and the manifest.
+
+    The service perturbs every cell it is asked for with this ptable and rule, as `perturbed_counts` does, so that
+    it needs nothing from the warehouse."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cube, ptable_file = folder / CUBE_FILE, folder / PTABLE_FILE
+    connection.execute(
+        f"COPY ({sql_text('published_cube')}) TO '{cube}' (FORMAT parquet, COMPRESSION zstd)",
+        {"first_quarter": Quarter.containing(SERIES_START).label, "reference_quarter": reference.label},
+    )
+    connection.execute(f"COPY (SELECT pcv, ckey, pvalue FROM {PTABLE.qualified_name} ORDER BY pcv, ckey) "
+                       f"TO '{ptable_file}' (FORMAT parquet, COMPRESSION zstd)")
+    [(rows,)] = connection.execute(f"SELECT count(*) FROM read_parquet('{cube}')").fetchall()
+    [(max_pcv, repeat_period, key_range)] = connection.execute(
+        f"SELECT max_pcv, repeat_period, key_range FROM {PTABLE_RULE.qualified_name}").fetchall()
+    members = connection.execute(
+        "SELECT child.dimension, child.level, child.code, child.label, parent.code "
+        "FROM stat.cube_dimensions AS child "
+        "LEFT JOIN stat.cube_dimensions AS parent ON parent.member_id = child.parent_member_id "
+        "ORDER BY child.dimension, child.depth, child.code"
+    ).fetchall()
+    perturbation = {"ptable_file": PTABLE_FILE, "max_pcv": max_pcv, "repeat_period": repeat_period,
+                    "key_range": key_range, "record_key_range": RECORD_KEY_RANGE, "rounding_base": rounding_base}
+    manifest = folder / CUBE_MANIFEST
+    manifest.write_text(json.dumps(cube_manifest(reference, rows, members, perturbation), indent=2, sort_keys=True)
+                        + "\n", encoding="utf-8")
+    return [cube, ptable_file, manifest], rows
+
+
+def cube_manifest(reference: Quarter, rows: int, members: list[tuple], perturbation: dict) -> dict:
+    """What the cube holds: its quarters, each dimension's levels with their members (code, label, parent), and the
+    perturbation rule (the ptable's file, its pcv rule and key range, and the tables' rounding base)."""
     dimensions: dict[str, dict[str, list]] = {}
     for dimension, level, code, label, parent in members:
         dimensions.setdefault(dimension, {}).setdefault(level, []).append(
@@ -219,6 +238,7 @@ def cube_manifest(reference: Quarter, rows: int, members: list[tuple]) -> dict:
         "columns": {"quarter": "quarter", "nationality": "nationality/country", "age_band": "age/band",
                     "sex": "sex/sex", "local_authority": "geography/local_authority"},
         "dimensions": dimensions,
+        "perturbation": perturbation,
     }
 
 

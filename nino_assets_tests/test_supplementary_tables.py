@@ -179,7 +179,8 @@ def test_the_same_warehouse_gives_byte_identical_outputs(release):
     assert again.success
     assert digests() == before
     assert {"bulletin/index.html", "bulletin/plotly.min.js", "service/registrations.parquet",
-            "service/manifest.json", "qa/qa_report.md"} <= set(before) and len(before) == len(LAYOUTS) + 6
+            "service/ptable.parquet", "service/manifest.json", "qa/qa_report.md"} <= set(before) \
+        and len(before) == len(LAYOUTS) + 7
     [materialization] = again.asset_materializations_for_node("supplementary_tables")
     files = materialization.metadata["files"].value.records
     assert {f"tables/{record.data['file']}": record.data["sha256"] for record in files} == {

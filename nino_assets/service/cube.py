@@ -1,0 +1,118 @@
+"""The released cube the service answers from: the latest version of the latest public release, loaded once into
+an in-memory DuckDB database (finest cells on integer codes, the ptable and its rule), so that readers never touch
+the warehouse or block its writer, and nothing the pipeline writes later changes an answer mid-flight.
+
+Only what `public_release` has copied to the service area (at or after release time) is found; a quarter after the
+release's reference quarter is not loaded even if the file holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from nino_assets.publication import CUBE_MANIFEST
+from nino_assets.quarters import Quarter
+from nino_assets.release_versions import versions
+from nino_assets.service.schema import Schema, build_schema
+from nino_assets.warehouse import sql_text
+
+CUBE_FIELDS = ("quarter", "nationality", "age", "sex", "geography")
+"""The finest cells' code columns, in the schema's field order."""
+
+
+@dataclass(frozen=True)
+class ReleasedVersion:
+    reference: Quarter
+    version: int
+    folder: Path
+
+
+def latest_release(service_root: Path) -> ReleasedVersion | None:
+    """The latest version of the latest released quarter under the service area, or None before any release."""
+    released = []
+    for release_root in service_root.glob("*") if service_root.is_dir() else ():
+        try:
+            reference = Quarter.from_label(release_root.name)
+        except ValueError:
+            continue
+        numbers = [number for number in versions(release_root)
+                   if (release_root / f"v{number}" / CUBE_MANIFEST).is_file()]
+        if numbers:
+            released.append(ReleasedVersion(reference, numbers[-1], release_root / f"v{numbers[-1]}"))
+    return max(released, key=lambda release: (release.reference, release.version), default=None)
+
+
+class CubeTables:
+    """A cube folder in memory: its schema, and the perturbed cells of any (code_classes, class_items) request."""
+
+    def __init__(self, folder: Path, reference: Quarter, threads: int | None = None):
+        self.folder = folder
+        manifest = json.loads((folder / CUBE_MANIFEST).read_text(encoding="utf-8"))
+        self.schema: Schema = build_schema(manifest, reference)
+        self.perturbation = manifest["perturbation"]
+        self.connection = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
+        codes = pa.table({
+            "dimension": [field.spec.dimension for field in self.schema.fields for _ in field.finest_codes],
+            "code": [code for field in self.schema.fields for code in field.finest_codes],
+            "code_number": [number for field in self.schema.fields for number in range(len(field.finest_codes))],
+        })
+        self.connection.register("cube_codes", codes)
+        self.connection.execute(f"CREATE TABLE finest_cells AS {sql_text('service/finest_cells')}",
+                                {"cube_file": str(folder / manifest["file"])})
+        self.connection.unregister("cube_codes")
+        [(loaded, expected)] = self.connection.execute(
+            "SELECT (SELECT coalesce(sum(registrations), 0) FROM finest_cells), "
+            "(SELECT count(*) FROM read_parquet($cube_file) WHERE list_contains($quarters, quarter))",
+            {"cube_file": str(folder / manifest["file"]), "quarters": list(self.schema.field_by_dimension("quarter").finest_codes)}).fetchall()
+        if loaded != expected:  # a record whose code the manifest does not know would silently go missing
+            raise ValueError(f"{folder}: {expected - loaded} records of the released quarters have codes that are "
+                             "not in the manifest")
+        self.connection.execute("CREATE TABLE ptable AS SELECT pcv, ckey, pvalue FROM read_parquet($ptable_file)",
+                                {"ptable_file": str(folder / self.perturbation["ptable_file"])})
+        self.connection.execute(
+            "CREATE TABLE ptable_rule AS SELECT $max_pcv AS max_pcv, $repeat_period AS repeat_period, "
+            "$key_range AS key_range",
+            {name: self.perturbation[name] for name in ("max_pcv", "repeat_period", "key_range")})
+        self.records = int(loaded)
+
+    def perturbed_cells(self, code_classes: pa.Table, class_items: pa.Table) -> pa.Table:
+        """Each non-empty cell's item numbers (one column per cube field) and perturbed value."""
+        cursor = self.connection.cursor()  # a connection of its own per request: concurrent readers
+        try:
+            cursor.register("code_classes", code_classes)
+            cursor.register("class_items", class_items)
+            return cursor.sql(sql_text("service/table_cells"),
+                              params={"record_key_range": self.perturbation["record_key_range"]}).to_arrow_table()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class ServedCube:
+    """The cube the service serves now: the latest release's, reloaded when a newer release or version appears."""
+
+    def __init__(self, service_root: Path, threads: int | None = None):
+        self.service_root = service_root
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._release: ReleasedVersion | None = None
+        self._tables: CubeTables | None = None
+        self._empty = build_schema(None, None)
+
+    def current(self) -> tuple[Schema, CubeTables | None]:
+        release = latest_release(self.service_root)
+        if release != self._release:
+            with self._lock:
+                if release != self._release:
+                    self._tables = CubeTables(release.folder, release.reference, self.threads) if release else None
+                    self._release = release
+        tables = self._tables
+        return (tables.schema if tables else self._empty), tables
