@@ -138,6 +138,7 @@ def _command_ui(arguments: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from nino_assets.service.server import add_serve_arguments, serve
     from nino_assets.synthetic import DEFAULT_SEED
 
     parser = argparse.ArgumentParser(prog="nino", description=__doc__)
@@ -162,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     ui_parser.add_argument("--host", default="127.0.0.1")
     ui_parser.add_argument("--port", type=int, default=3000)
     ui_parser.set_defaults(handler=_command_ui)
+
+    serve_parser = commands.add_parser("serve", help="start the query service (Stat-Xplore's Open Data API) over "
+                                                     "the released cubes")
+    add_serve_arguments(serve_parser)
+    serve_parser.set_defaults(handler=serve)
 
     arguments = parser.parse_args(argv)
     return arguments.handler(arguments)

@@ -180,3 +180,15 @@ def build_schema(manifest: dict | None, reference: Quarter | None) -> Schema:
                 nodes[value.id] = Node(value.id, value.label, "VALUE")
                 values[value.id] = (field_, value)
     return Schema(reference, fields, nodes, values)
+
+
+def node_body(schema: Schema, node_id: str, base_url: str) -> dict:
+    """`/schema/{id}`'s body: the node with its absolute location, and its children (if it has any) in brief."""
+
+    def brief(node: Node) -> dict:
+        return {"id": node.id, "label": node.label, "location": f"{base_url}schema/{node.id}", "type": node.type}
+
+    node = schema.nodes[node_id]
+    if node.type == "VALUE":
+        return brief(node)
+    return {**brief(node), "children": [brief(schema.nodes[child]) for child in node.children]}

@@ -1,0 +1,5 @@
+import sys
+
+from nino_assets.service.server import main
+
+sys.exit(main())
