@@ -1,0 +1,352 @@
+"""The query service on a real cube: five quarters of the synthetic series through the warehouse assets, the service
+files written by `published_cube`'s own function, released to the service area as `public_release` lays it out, and
+the service run by uvicorn on loopback. The PyPI `statxplore` client talks to it unchanged but for its base URL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+import requests
+import uvicorn
+from statxplore.http_session import StatSession
+from statxplore.objects import Schema, Table
+
+from nino_assets.definitions import WAREHOUSE_ASSETS, resources
+from nino_assets.disclosure import DisclosureControl
+from nino_assets.paths import NinoHome
+from nino_assets.publication import write_service_cube
+from nino_assets.quarters import Quarter, quarters_between
+from nino_assets.service.app import ServiceSettings, create_app
+from nino_assets.service.schema import code_for_id
+from nino_assets.synthetic import generate_series, write_postcode_lookup
+from nino_assets_tests.conftest import query, range_tags
+
+QUARTERS = quarters_between(Quarter(2002, 1), Quarter(2003, 1))
+REFERENCE = QUARTERS[-1]
+KEYS = ("key-one", "key-two")
+BODIES = Path(__file__).parent / "statxplore_bodies"
+DATABASE, MEASURE = "str:database:Ninos", "str:count:Ninos:V_F_NINOS"
+QUARTER_FIELD = "str:field:Ninos:F_NINO_QTR:QTR_NAME"
+NATIONALITY_FIELD, AGE_FIELD = "str:field:Ninos:V_F_NINOS:NEWNAT", "str:field:Ninos:V_F_NINOS:AGE_CODE"
+SEX_FIELD, GEOGRAPHY_FIELD = "str:field:Ninos:V_F_NINOS:CCSEX_CODE", "str:field:Ninos:V_F_NINOS:UK_COA"
+PTABLE = DisclosureControl().ptable()  # the Python reference of the method, generated afresh from its parameters
+
+
+def quarter_value(quarter: Quarter) -> str:
+    return f"str:value:Ninos:F_NINO_QTR:QTR_NAME:C_NINO_QTR:{quarter.year}{3 * quarter.number:02d}"
+
+
+def region_value(code: str) -> str:
+    return f"str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_REGION_TO_COUNTRY:{code}"
+
+
+def la_value(code: str) -> str:
+    return f"str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION:{code}"
+
+
+def band_value(code: str) -> str:
+    return f"str:value:Ninos:V_F_NINOS:AGE_CODE:C_NINO_AGE:{code_for_id(code)}"
+
+
+@dataclass(frozen=True)
+class World:
+    home: NinoHome
+    cube: Path
+    """The release's service folder as `published_cube` writes it."""
+    keys_file: Path
+
+    def settings(self, service_root: Path | None = None, **changes) -> ServiceSettings:
+        return ServiceSettings(service_root=service_root or self.home.service, api_keys_file=self.keys_file,
+                               **changes)
+
+    @property
+    def records(self) -> pl.DataFrame:
+        return pl.read_parquet(self.cube / "registrations.parquet")
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.cube / "manifest.json").read_text())
+
+    def local_authorities_of(self, region: str) -> list[str]:
+        return [member["code"] for member in self.manifest["dimensions"]["geography"]["local_authority"]
+                if member["parent"] == region]
+
+
+def release(cube: Path, service_root: Path, reference: Quarter, version: int = 1) -> Path:
+    """What `public_release` does with the service folder at release time."""
+    target = service_root / reference.label / f"v{version}"
+    shutil.copytree(cube, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    home = NinoHome(root=str(tmp_path_factory.mktemp("service") / "data"))
+    write_postcode_lookup(home.postcode_lookup)
+    generate_series(QUARTERS, home.scans, volume_scale=0.05)
+    assert dg.materialize(WAREHOUSE_ASSETS, resources=resources(home), tags=range_tags(QUARTERS)).success
+    cube = home.working_release(REFERENCE.label) / "service"
+    with duckdb.connect(str(home.warehouse)) as connection:
+        write_service_cube(connection, cube, REFERENCE, DisclosureControl().rounding_base)
+    release(cube, home.service, REFERENCE)
+    keys_file = home.root_path / "service" / "api_keys.txt"
+    keys_file.parent.mkdir(parents=True)
+    keys_file.write_text("# keys issued to users, one a line\n" + "\n".join(KEYS) + "\n", encoding="utf-8")
+    return World(home, cube, keys_file)
+
+
+@contextmanager
+def running(settings: ServiceSettings):
+    """The service under uvicorn on a free loopback port, stopped at the end; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/webapi/rest/v1/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(world):
+    with running(world.settings()) as url:
+        yield url
+
+
+@pytest.fixture
+def session(base_url) -> StatSession:
+    session = StatSession(KEYS[0])
+    session.BASE_URL = base_url  # the only change to the client
+    return session
+
+
+def table(session, dimensions: list[str], recodes: dict | None = None) -> dict:
+    return Table.query(session, database=DATABASE, measures=[MEASURE], dimensions=[[field] for field in dimensions],
+                       recodes=recodes)
+
+
+def decoded(body: dict) -> dict[tuple, float]:
+    """A response's cells keyed by each field's item labels (a group's labels joined by "+"), from its nested
+    values (last field fastest)."""
+    labels = [["+".join(item["labels"]) for item in field["items"]] for field in body["fields"]]
+    cells = {}
+
+    def walk(values, prefix):
+        if len(prefix) == len(labels):
+            cells[tuple(prefix)] = values
+            return
+        assert len(values) == len(labels[len(prefix)])
+        for label, inner in zip(labels[len(prefix)], values):
+            walk(inner, [*prefix, label])
+
+    walk(body["cubes"][MEASURE]["values"], [])
+    return cells
+
+
+def recount(records: pl.DataFrame) -> float:
+    """A cell's perturbed value from its records alone: count, key sum modulo 4096, then the reference ptable."""
+    if records.height == 0:
+        return 0.0
+    return float(PTABLE.perturb(records.height, int(records["record_key"].sum()) % PTABLE.key_range))
+
+
+# --- the statxplore client, unchanged but for its base URL -------------------------------------------------------
+
+def test_the_client_reads_info_and_its_rate_limit(session):
+    assert session.info == {"languages": [{"locale": "en", "displayName": "English"}]}
+    before = session.rate_limit
+    assert list(before) == ["remaining", "reset", "limit"] and before["limit"] == 2000
+    session.info  # one more request
+    after = session.rate_limit
+    assert after["remaining"] == before["remaining"] - 1 and after["reset"] == before["reset"]
+    assert after["reset"] > time.time() * 1000  # epoch milliseconds, in the future
+
+
+def test_the_client_walks_the_schema_from_the_root_to_every_value(session, world):
+    root = Schema.list(session)
+    assert (root["id"], root["type"]) == ("str:folder:root", "FOLDER")
+    seen: dict[str, list[dict]] = {}
+
+    def walk(node: dict) -> None:
+        seen.setdefault(node["type"], []).append(node)
+        # every node's location is its own absolute URL, and every child's is where the client finds it
+        assert requests.get(node["location"], headers={"APIKey": KEYS[0]}).json()["id"] == node["id"]
+        for child in node.get("children", []):
+            if child["type"] == "VALUE":
+                seen.setdefault("VALUE", []).append(child)
+            else:
+                full = Schema(child["id"]).get(session)
+                assert {key: full[key] for key in ("id", "label", "location", "type")} == child
+                walk(full)
+
+    walk(root)
+    [database] = seen["DATABASE"]
+    assert database["id"] == DATABASE
+    assert [child["id"] for child in database["children"]] == [
+        MEASURE, QUARTER_FIELD, NATIONALITY_FIELD, AGE_FIELD, SEX_FIELD, GEOGRAPHY_FIELD]
+    assert [node["id"] for node in seen["MEASURE"]] == [MEASURE]
+    assert len(seen["VALUESET"]) == 9
+    values = {node["id"]: node["label"] for node in seen["VALUE"]}
+    dimensions = world.manifest["dimensions"]
+    assert len(values) == (len(QUARTERS) + sum(len(members) for levels in dimensions.values()
+                                               for level, members in levels.items() if level != "total"))
+    assert [values[quarter_value(quarter)] for quarter in QUARTERS] == [quarter.label for quarter in QUARTERS]
+    assert values[region_value("E12000007")] == "London"
+    assert values[la_value("OVERSEAS")] == "Overseas registration" and values[la_value("UNKNOWN")] == "Unknown"
+    assert values["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"] == "Female"
+    assert values[band_value("60 and over")] == "60 and over"
+    # a value node has no children
+    value_id = quarter_value(QUARTERS[0])
+    assert "children" not in Schema(value_id).get(session)
+
+
+def test_the_client_gets_a_table_with_a_subset_a_custom_group_and_totals(session, world):
+    year = [quarter_value(quarter) for quarter in QUARTERS[1:]]
+    london = world.local_authorities_of("E12000007")
+    body = table(session, [QUARTER_FIELD, GEOGRAPHY_FIELD, SEX_FIELD], {
+        QUARTER_FIELD: {"map": [[quarter_value(QUARTERS[1])], year], "total": True},
+        # a region, a custom group of some of its local authorities with an area outside it, and their total
+        GEOGRAPHY_FIELD: {"map": [[region_value("E12000007")],
+                                  [*(la_value(code) for code in london[:5]), la_value("OVERSEAS")]],
+                          "total": True},
+    })
+    cells = decoded(body)
+    records = world.records
+    quarters = {"2002-Q2": ["2002-Q2"], "+".join(q.label for q in QUARTERS[1:]): [q.label for q in QUARTERS[1:]],
+                "Total": [q.label for q in QUARTERS[1:]]}
+    labels = {member["code"]: member["label"]
+              for member in world.manifest["dimensions"]["geography"]["local_authority"]}
+    group = [*london[:5], "OVERSEAS"]
+    areas = {"London": london, "+".join(labels[code] for code in group): group, "Total": [*london, "OVERSEAS"]}
+    sexes = {"Female": "F", "Male": "M"}
+    assert len(cells) == 3 * 3 * 2
+    for (quarter, area, sex), value in cells.items():
+        expected = recount(records.filter(pl.col("quarter").is_in(quarters[quarter]),
+                                          pl.col("local_authority").is_in(areas[area]), pl.col("sex") == sexes[sex]))
+        assert value == expected, (quarter, area, sex)
+        assert isinstance(value, float)
+    assert sum(value > 0 for value in cells.values()) >= 12
+
+
+def test_a_field_without_a_recode_lists_its_finest_values_and_a_valueset_its_own(session, world):
+    by_band = decoded(table(session, [AGE_FIELD]))
+    bands = [member["code"] for member in world.manifest["dimensions"]["age"]["band"]]
+    assert list(by_band) == [(band,) for band in bands]
+    records = world.records
+    assert by_band == {(band,): recount(records.filter(pl.col("age_band") == band)) for band in bands}
+    regions_valueset = "str:valueset:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_REGION_TO_COUNTRY"
+    body = Table.query(session, database=DATABASE, measures=[MEASURE], dimensions=[[regions_valueset]])
+    regions = world.manifest["dimensions"]["geography"]["region"]
+    assert [item["labels"] for item in body["fields"][0]["items"]] == [[region["label"]] for region in regions]
+
+
+# --- consistency ------------------------------------------------------------------------------------------------
+
+LEVELS = {"nationality": ("country", "subgroup", "world_area"), "geography": ("local_authority", "region", "country")}
+VALUESETS = {
+    ("nationality", "country"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT",
+    ("nationality", "subgroup"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT_SUBGROUP",
+    ("nationality", "world_area"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT_WORLD_AREA",
+    ("geography", "local_authority"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION",
+    ("geography", "region"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_REGION_TO_COUNTRY",
+    ("geography", "country"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_COUNTRY_TO_UK",
+}
+
+
+OTHERS = ("others", "others")
+
+
+def member_value(dimension: str, level: str, code: str) -> str:
+    return f"{VALUESETS[dimension, level]}:{code_for_id(code)}"
+
+
+def busiest(home: NinoHome, dimension: str, level: str, count: int) -> list[str]:
+    """The members of a level with the most registrations in the year to the reference quarter."""
+    return [code for (code,) in query(home, f"""
+        SELECT member.code FROM stat.perturbed_counts AS p
+        JOIN stat.cube_dimensions AS member ON member.member_id = p.{dimension}_member
+        WHERE p.quarter = $reference AND p.period_type = 'year_ending' AND p.{dimension}_level = $level
+          AND p.age_level = 'total' AND p.sex_level = 'total'
+          AND p.{"geography" if dimension == "nationality" else "nationality"}_level = 'total'
+        ORDER BY p.perturbed_value DESC, member.code LIMIT {count}""", {"reference": REFERENCE.label, "level": level})]
+
+
+@pytest.mark.parametrize("nationality_level", LEVELS["nationality"])
+@pytest.mark.parametrize("geography_level", LEVELS["geography"])
+def test_every_cell_equals_the_warehouse_perturbed_cell(session, world, nationality_level, geography_level):
+    """Quarters and years to each quarter (groups of up to 4 quarters) x nationality x age x sex x geography, with
+    totals on every field but the period: every cell is `stat.perturbed_counts.perturbed_value` of the same cell
+    (0 where the warehouse has no cell)."""
+    manifest = world.manifest["dimensions"]
+    chosen = {"nationality": busiest(world.home, "nationality", nationality_level, 8),
+              "geography": busiest(world.home, "geography", geography_level, 12)}
+    # the rest of the level as one custom group, so that each total (of a recode's items) is of every record
+    others = {}
+    for dimension, level in (("nationality", nationality_level), ("geography", geography_level)):
+        rest = [member_value(dimension, level, member["code"]) for member in manifest[dimension][level]
+                if member["code"] not in chosen[dimension]]
+        others[dimension] = [rest] if rest else []
+    periods = [("quarter", quarter, [quarter]) for quarter in QUARTERS] + [
+        ("year_ending", quarter, QUARTERS[max(0, index - 3):index + 1]) for index, quarter in enumerate(QUARTERS)]
+    recodes = {
+        QUARTER_FIELD: {"map": [[quarter_value(q) for q in group] for _, _, group in periods], "total": False},
+        NATIONALITY_FIELD: {"map": [*([member_value("nationality", nationality_level, code)]
+                                      for code in chosen["nationality"]), *others["nationality"]], "total": True},
+        AGE_FIELD: {"map": [[band_value(band["code"])] for band in manifest["age"]["band"]], "total": True},
+        SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"],
+                            ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:M"]], "total": True},
+        GEOGRAPHY_FIELD: {"map": [*([member_value("geography", geography_level, code)]
+                                    for code in chosen["geography"]), *others["geography"]], "total": True},
+    }
+    body = table(session, [QUARTER_FIELD, NATIONALITY_FIELD, AGE_FIELD, SEX_FIELD, GEOGRAPHY_FIELD], recodes)
+    keys = [[(period_type, quarter.label) for period_type, quarter, _ in periods],
+            [(nationality_level, code) for code in chosen["nationality"]] + [OTHERS] * len(others["nationality"])
+            + [("total", "Total")],
+            [("band", band["code"]) for band in manifest["age"]["band"]] + [("total", "Total")],
+            [("sex", "F"), ("sex", "M"), ("total", "Total")],
+            [(geography_level, code) for code in chosen["geography"]] + [OTHERS] * len(others["geography"])
+            + [("total", "Total")]]
+    warehouse = {tuple(row[:-1]): row[-1] for row in query(world.home, """
+        SELECT p.period_type, p.quarter, n.level, n.code, a.level, a.code, s.level, s.code, g.level, g.code,
+               p.perturbed_value
+        FROM stat.perturbed_counts AS p
+        JOIN stat.cube_dimensions AS n ON n.member_id = p.nationality_member
+        JOIN stat.cube_dimensions AS a ON a.member_id = p.age_member
+        JOIN stat.cube_dimensions AS s ON s.member_id = p.sex_member
+        JOIN stat.cube_dimensions AS g ON g.member_id = p.geography_member
+        WHERE n.level IN ($n, 'total') AND g.level IN ($g, 'total')""",
+        {"n": nationality_level, "g": geography_level})}
+    compared = non_zero = 0
+
+    def walk(values, prefix):
+        nonlocal compared, non_zero
+        if len(prefix) == len(keys):
+            if OTHERS in prefix:  # a custom group: no warehouse cell of its own
+                return
+            key = tuple(part for pair in prefix for part in pair)
+            assert values == float(warehouse.get(key, 0)), " ".join(key)
+            compared += 1
+            non_zero += values > 0
+            return
+        for pair, inner in zip(keys[len(prefix)], values):
+            walk(inner, [*prefix, pair])
+
+    walk(body["cubes"][MEASURE]["values"], [])
+    assert compared == len(periods) * (len(chosen["nationality"]) + 1) * 12 * 3 * (len(chosen["geography"]) + 1)
+    assert non_zero > compared // 10, "too few non-empty cells for the comparison to mean much"
