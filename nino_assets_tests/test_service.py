@@ -350,3 +350,114 @@ def test_every_cell_equals_the_warehouse_perturbed_cell(session, world, national
     walk(body["cubes"][MEASURE]["values"], [])
     assert compared == len(periods) * (len(chosen["nationality"]) + 1) * 12 * 3 * (len(chosen["geography"]) + 1)
     assert non_zero > compared // 10, "too few non-empty cells for the comparison to mean much"
+
+
+def test_the_same_cell_has_the_same_value_in_any_table_order_or_recode(session, world):
+    london = world.local_authorities_of("E12000007")
+    regions = table(session, [GEOGRAPHY_FIELD, SEX_FIELD], {GEOGRAPHY_FIELD: {"map": [
+        [region_value(member["code"])] for member in world.manifest["dimensions"]["geography"]["region"]],
+        "total": True}, SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"],
+                                             ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:M"]], "total": True}})
+    # the other order, a subset, and London as the custom group of all its local authorities
+    reordered = table(session, [SEX_FIELD, QUARTER_FIELD, GEOGRAPHY_FIELD], {
+        QUARTER_FIELD: {"map": [[quarter_value(quarter) for quarter in QUARTERS]], "total": False},
+        GEOGRAPHY_FIELD: {"map": [[region_value("E12000007")], [la_value(code) for code in london]],
+                          "total": False}})
+    by_region, by_sex = decoded(regions), decoded(reordered)
+    every_quarter = "+".join(quarter.label for quarter in QUARTERS)
+    london_group = "+".join(item for item in reordered["fields"][2]["items"][1]["labels"])
+    for sex in ("Female", "Male"):
+        assert by_region["London", sex] == by_sex[sex, every_quarter, "London"] == by_sex[sex, every_quarter,
+                                                                                          london_group] > 0
+    # the national total, asked for as a total of regions and as a total of sexes, is one cell
+    sexes = decoded(table(session, [SEX_FIELD], {SEX_FIELD: {"map": [
+        ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"], ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:M"]],
+        "total": True}}))
+    assert by_region["Total", "Total"] == sexes["Total",] == recount(world.records)
+
+
+# --- the response's shape, against real Stat-Xplore bodies ---------------------------------------------------
+
+def shape(body: dict) -> dict:
+    """What a body's structure is, whatever its database: keys in order, item and cube structure, value types."""
+    def depth_and_lengths(values):
+        lengths = []
+        while isinstance(values, list):
+            lengths.append(len(values))
+            values = values[0]
+        return lengths, type(values)
+
+    return {
+        "keys": list(body),
+        "query": list(body["query"]),
+        "query_recodes": [list(recode) for recode in body["query"]["recodes"].values()],
+        "database": list(body["database"]),
+        "measures": [list(measure) for measure in body["measures"]][:1],
+        "function": body["measures"][0]["function"],
+        "fields": [list(field) for field in body["fields"]],
+        "items": [[(list(item), item["type"]) for item in field["items"]] for field in body["fields"]],
+        "cubes": [list(cube) for cube in body["cubes"].values()][:1],
+        "cube_ids": list(body["cubes"]) == [measure["uri"] for measure in body["measures"]],
+        "values": depth_and_lengths(next(iter(body["cubes"].values()))["values"]),
+        "precision": next(iter(body["cubes"].values()))["precision"],
+        "annotations": all(isinstance(key, str) and isinstance(text, str)
+                           for key, text in body["annotationMap"].items()),
+    }
+
+
+def test_a_table_has_the_shape_of_real_stat_xplore_bodies(session, world):
+    """Body a: three fields (9 regions and a total; the 4 latest periods, marked revised, no total; 5 categories
+    and a total); body b: the first two. The same layouts asked of this service give the same structure."""
+    regions = [region_value(code) for code in (f"E1200000{number}" for number in range(1, 10))]
+    bands = [band_value(member["code"]) for member in world.manifest["dimensions"]["age"]["band"][:5]]
+    periods = [quarter_value(quarter) for quarter in QUARTERS[:4]]  # the four before the reference quarter
+    recodes = {GEOGRAPHY_FIELD: {"map": [[region] for region in regions], "total": True},
+               AGE_FIELD: {"map": [[band] for band in bands], "total": True},
+               QUARTER_FIELD: {"map": [[period] for period in periods], "total": False}}
+    ours_a = table(session, [GEOGRAPHY_FIELD, QUARTER_FIELD, AGE_FIELD], recodes)
+    ours_b = table(session, [GEOGRAPHY_FIELD, QUARTER_FIELD],
+                   {field: recodes[field] for field in (GEOGRAPHY_FIELD, QUARTER_FIELD)})
+    real_a, real_b = (json.loads((BODIES / f"table_response_{name}.json").read_text()) for name in "ab")
+    assert shape(ours_a) == shape(real_a)
+    assert shape(ours_b) == shape(real_b)
+    assert ours_a["query"] == {"database": DATABASE, "measures": [MEASURE], "recodes": recodes,
+                               "dimensions": [[GEOGRAPHY_FIELD], [QUARTER_FIELD], [AGE_FIELD]]}
+    # the real bodies' precision and value type: whole counts as floats
+    assert shape(ours_a)["values"] == ([10, 4, 6], float)
+    assert [item.get("annotationKeys") for item in ours_a["fields"][1]["items"]] == [["r"]] * 4
+    assert list(ours_a["annotationMap"]) == [*ours_a["database"]["annotationKeys"], "r"]
+
+
+# --- only what is published ----------------------------------------------------------------------------------
+
+def test_a_quarter_after_the_release_is_invisible_and_refused_even_when_the_file_holds_it(world, tmp_path):
+    service_root = tmp_path / "service" / "releases"
+    with running(world.settings(service_root)) as url:
+        def get(node):
+            return requests.get(f"{url}schema/{node}", headers={"APIKey": KEYS[0]})
+
+        def post(body):
+            return requests.post(f"{url}table", json=body, headers={"APIKey": KEYS[0]})
+
+        all_quarters = {"database": DATABASE, "measures": [MEASURE], "dimensions": [[QUARTER_FIELD]]}
+        # before any release: the root folder and nothing in it
+        assert get("str:folder:root").json()["children"] == []
+        assert get(DATABASE).status_code == 400
+        assert post(all_quarters).json()["errorType"] == "unknownId"
+
+        # released as 2002-Q4, from a cube whose file also holds 2003-Q1
+        release(world.cube, service_root, Quarter(2002, 4))
+        valueset = get("str:valueset:Ninos:F_NINO_QTR:QTR_NAME:C_NINO_QTR").json()
+        assert [child["id"] for child in valueset["children"]] == [quarter_value(q) for q in QUARTERS[:4]]
+        assert get(quarter_value(REFERENCE)).json()["errorType"] == "unknownId"
+        refused = post({**all_quarters, "recodes": {QUARTER_FIELD: {"map": [[quarter_value(REFERENCE)]]}}})
+        assert (refused.status_code, refused.json()["errorType"]) == (400, "unknownId")
+        in_year = post({**all_quarters, "recodes": {QUARTER_FIELD: {
+            "map": [[quarter_value(q)] for q in QUARTERS[:4]], "total": True}}}).json()
+        records = world.records
+        assert in_year["cubes"][MEASURE]["values"][-1] == recount(records.filter(pl.col("quarter") < "2003"))
+        assert in_year["cubes"][MEASURE]["values"][-1] != recount(records)
+
+        # the next release is served as soon as it is in the service area, with its quarter
+        release(world.cube, service_root, REFERENCE)
+        assert get(quarter_value(REFERENCE)).json()["label"] == REFERENCE.label
