@@ -461,3 +461,142 @@ def test_a_quarter_after_the_release_is_invisible_and_refused_even_when_the_file
         # the next release is served as soon as it is in the service area, with its quarter
         release(world.cube, service_root, REFERENCE)
         assert get(quarter_value(REFERENCE)).json()["label"] == REFERENCE.label
+
+
+# --- keys, limits and errors ---------------------------------------------------------------------------------
+
+def assert_error(response: requests.Response, status: int, error_type: str) -> dict:
+    body = response.json()
+    assert (response.status_code, list(body), body["errorType"]) == (status, ["message", "errorType"], error_type)
+    assert response.headers["content-type"] == "application/json"
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    return body
+
+
+def test_a_missing_or_unknown_api_key_is_refused_on_every_endpoint(base_url):
+    for method, endpoint in (("GET", "info"), ("GET", "rate_limit"), ("GET", "schema"),
+                             ("GET", "schema/str:database:Ninos"), ("POST", "table")):
+        assert_error(requests.request(method, base_url + endpoint), 403, "forbidden")
+        assert_error(requests.request(method, base_url + endpoint, headers={"APIKey": "not-a-key"}), 403,
+                     "forbidden")
+
+
+def test_keys_are_read_again_when_the_file_changes(world, tmp_path):
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("first\n", encoding="utf-8")
+    settings = ServiceSettings(service_root=world.home.service, api_keys_file=keys_file)
+    with running(settings) as url:
+        assert requests.get(url + "info", headers={"APIKey": "first"}).status_code == 200
+        keys_file.write_text("second-key\n", encoding="utf-8")  # the first revoked, another issued
+        assert_error(requests.get(url + "info", headers={"APIKey": "first"}), 403, "forbidden")
+        assert requests.get(url + "info", headers={"APIKey": "second-key"}).status_code == 200
+
+
+def post_table(url: str, body, **kwargs) -> requests.Response:
+    return requests.post(url + "table", headers={"APIKey": KEYS[1], **kwargs.pop("headers", {})},
+                         **({"data": body} if isinstance(body, (bytes, str)) or hasattr(body, "__next__")
+                            else {"json": body}), **kwargs)
+
+
+@pytest.mark.parametrize(("body", "status", "error_type"), [
+    (b"{not json", 422, "badRequest"),
+    (b"\xff\xfe", 422, "badRequest"),
+    ([1, 2], 422, "badRequest"),
+    ({"database": DATABASE, "measures": MEASURE, "dimensions": [[SEX_FIELD]]}, 422, "badRequest"),
+    ({"database": DATABASE, "measures": [MEASURE], "dimensions": [SEX_FIELD]}, 422, "badRequest"),
+    ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD], [SEX_FIELD]]}, 422, "badRequest"),
+    ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
+      "recodes": {SEX_FIELD: {"map": [], "total": True}}}, 422, "badRequest"),
+    ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
+      "recodes": {SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"]], "total": "yes"}}},
+     422, "badRequest"),
+    ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
+      "recodes": {AGE_FIELD: {"map": [[band_value("16-17")]]}}}, 422, "badRequest"),
+    ({"database": "str:database:UC_Households", "measures": [MEASURE], "dimensions": [[SEX_FIELD]]},
+     400, "unknownId"),
+    ({"database": DATABASE, "measures": ["str:count:Ninos:V_F_OTHER"], "dimensions": [[SEX_FIELD]]},
+     400, "unknownId"),
+    ({"database": DATABASE, "measures": [MEASURE], "dimensions": [["str:field:Ninos:V_F_NINOS:NOSUCH"]]},
+     400, "unknownId"),
+    ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
+      "recodes": {SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:X"]]}}}, 400, "unknownId"),
+    ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
+      "recodes": {SEX_FIELD: {"map": [[band_value("16-17")]]}}}, 422, "badRequest"),
+])
+def test_a_bad_table_request_gets_its_error_as_json(base_url, body, status, error_type):
+    assert_error(post_table(base_url, body), status, error_type)
+
+
+def test_an_unknown_schema_id_is_a_400_and_an_unknown_endpoint_a_404(base_url):
+    headers = {"APIKey": KEYS[1]}
+    assert_error(requests.get(base_url + "schema/str:field:Ninos:V_F_NINOS:NOSUCH", headers=headers), 400,
+                 "unknownId")
+    assert_error(requests.get(base_url + "nowhere", headers=headers), 404, "notFound")
+    assert_error(requests.get(base_url + "table", headers=headers), 405, "methodNotAllowed")
+
+
+def test_the_table_endpoint_takes_a_trailing_slash(base_url):
+    body = {"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]]}
+    with_slash = requests.post(base_url + "table/", json=body, headers={"APIKey": KEYS[1]}, allow_redirects=False)
+    assert with_slash.status_code == 200
+    assert with_slash.json() == post_table(base_url, body).json()
+
+
+def test_an_oversized_body_is_refused_whether_or_not_it_declares_its_length(world):
+    with running(world.settings(max_body_bytes=2_000)) as url:
+        padding = {"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]], "padding": "x" * 5_000}
+        body = assert_error(post_table(url, padding), 413, "requestTooLarge")
+        assert "2,000" in body["message"]
+        chunked = (part for part in [json.dumps(padding)[:3_000].encode(), b"x" * 3_000])  # no Content-Length
+        assert_error(post_table(url, chunked), 413, "requestTooLarge")
+        assert post_table(url, {key: value for key, value in padding.items() if key != "padding"}).ok
+
+
+def test_a_table_above_the_cell_limit_is_refused_before_it_is_counted(world):
+    every_la = [[la_value(member["code"])] for member in world.manifest["dimensions"]["geography"]["local_authority"]]
+    body = {"database": DATABASE, "measures": [MEASURE], "dimensions": [[GEOGRAPHY_FIELD], [NATIONALITY_FIELD],
+                                                                       [AGE_FIELD], [QUARTER_FIELD]],
+            "recodes": {GEOGRAPHY_FIELD: {"map": every_la, "total": True}}}
+    cells = (len(every_la) + 1) * 230 * 11 * len(QUARTERS)
+    with running(world.settings()) as url:  # the default limit: 1,000,000 cells
+        refused = assert_error(post_table(url, body), 422, "cellLimitExceeded")
+        assert f"{cells:,}" in refused["message"] and "1,000,000" in refused["message"]
+    with running(world.settings(cell_limit=22)) as url:
+        small = {**body, "recodes": None}
+        assert post_table(url, {**small, "dimensions": [[AGE_FIELD], [SEX_FIELD]]}).ok  # 11 x 2 cells
+        assert_error(post_table(url, {**small, "dimensions": [[AGE_FIELD], [SEX_FIELD], [QUARTER_FIELD]]}), 422,
+                     "cellLimitExceeded")
+
+
+def test_each_key_has_its_own_rate_limit_and_is_told_when_it_resets(world):
+    clock = [1_800_000_000.0]
+    with running(world.settings(rate_limit=3, rate_window_seconds=60, clock=lambda: clock[0])) as url:
+        def info(key):
+            return requests.get(url + "info", headers={"APIKey": key})
+
+        answers = [info(KEYS[0]) for _ in range(3)]
+        assert [answer.headers["X-RateLimit-Remaining"] for answer in answers] == ["2", "1", "0"]
+        assert {(answer.headers["X-RateLimit"], answer.headers["X-RateLimit-Reset"]) for answer in answers} == {
+            ("3", str(int((clock[0] + 60) * 1000)))}
+        refused = info(KEYS[0])
+        assert_error(refused, 429, "rateLimitExceeded")
+        assert (refused.headers["X-RateLimit-Remaining"], refused.headers["X-RateLimit-Reset"]) == (
+            "0", str(int((clock[0] + 60) * 1000)))
+        assert requests.get(url + "rate_limit", headers={"APIKey": KEYS[0]}).json() == {
+            "remaining": 0, "reset": int((clock[0] + 60) * 1000), "limit": 3}
+        assert info(KEYS[1]).status_code == 200  # another key's window is its own
+        clock[0] += 60
+        assert info(KEYS[0]).headers["X-RateLimit-Remaining"] == "2"
+
+
+def test_an_unexpected_failure_is_a_json_500_without_its_trace(world, monkeypatch):
+    from nino_assets.service import cube
+
+    def broken(*_):
+        raise RuntimeError("internal detail that must not reach a client")
+
+    monkeypatch.setattr(cube.CubeTables, "perturbed_cells", broken)
+    with running(world.settings()) as url:
+        answer = post_table(url, {"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]]})
+        assert_error(answer, 500, "internalError")
+        assert "internal detail" not in answer.text
