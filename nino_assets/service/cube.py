@@ -9,6 +9,7 @@ release's reference quarter is not loaded even if the file holds it.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from nino_assets.release_versions import versions
 from nino_assets.service.schema import Schema, build_schema
 from nino_assets.warehouse import sql_text
 
+LOGGER = logging.getLogger(__name__)
 CUBE_FIELDS = ("quarter", "nationality", "age", "sex", "geography")
 """The finest cells' code columns, in the schema's field order."""
 
@@ -66,10 +68,14 @@ class CubeTables:
         self.connection.execute(f"CREATE TABLE finest_cells AS {sql_text('service/finest_cells')}",
                                 {"cube_file": str(folder / manifest["file"])})
         self.connection.unregister("cube_codes")
-        [(loaded, expected)] = self.connection.execute(
+        [(loaded, expected, in_file)] = self.connection.execute(
             "SELECT (SELECT coalesce(sum(registrations), 0) FROM finest_cells), "
-            "(SELECT count(*) FROM read_parquet($cube_file) WHERE list_contains($quarters, quarter))",
-            {"cube_file": str(folder / manifest["file"]), "quarters": list(self.schema.field_by_dimension("quarter").finest_codes)}).fetchall()
+            "(SELECT count(*) FILTER (WHERE list_contains($quarters, quarter)) FROM read_parquet($cube_file)), "
+            "(SELECT count(*) FROM read_parquet($cube_file))",
+            {"cube_file": str(folder / manifest["file"]),
+             "quarters": list(self.schema.field_by_dimension("quarter").finest_codes)}).fetchall()
+        if in_file != manifest["rows"]:
+            raise ValueError(f"{folder}: the cube has {in_file} rows, its manifest says {manifest['rows']}")
         if loaded != expected:  # a record whose code the manifest does not know would silently go missing
             raise ValueError(f"{folder}: {expected - loaded} records of the released quarters have codes that are "
                              "not in the manifest")
@@ -112,7 +118,14 @@ class ServedCube:
         if release != self._release:
             with self._lock:
                 if release != self._release:
-                    self._tables = CubeTables(release.folder, release.reference, self.threads) if release else None
-                    self._release = release
+                    self._load(release)
         tables = self._tables
         return (tables.schema if tables else self._empty), tables
+
+    def _load(self, release: ReleasedVersion | None) -> None:
+        try:
+            self._tables = CubeTables(release.folder, release.reference, self.threads) if release else None
+        except Exception:  # e.g. a release still being copied: keep serving the previous one, and try again
+            LOGGER.exception("the cube of %s could not be loaded; still serving %s", release, self._release)
+            return
+        self._release = release
