@@ -68,6 +68,7 @@ class CubeTables:
         self.connection.execute(f"CREATE TABLE finest_cells AS {sql_text('service/finest_cells')}",
                                 {"cube_file": str(folder / manifest["file"])})
         self.connection.unregister("cube_codes")
+        self.connection.execute(f"CREATE TABLE rollup_cells AS {sql_text('service/rollup_cells')}")
         [(loaded, expected, in_file)] = self.connection.execute(
             "SELECT (SELECT coalesce(sum(registrations), 0) FROM finest_cells), "
             "(SELECT count(*) FILTER (WHERE list_contains($quarters, quarter)) FROM read_parquet($cube_file)), "
@@ -85,16 +86,19 @@ class CubeTables:
             "CREATE TABLE ptable_rule AS SELECT $max_pcv AS max_pcv, $repeat_period AS repeat_period, "
             "$key_range AS key_range",
             {name: self.perturbation[name] for name in ("max_pcv", "repeat_period", "key_range")})
+        self.connection.execute("DROP TABLE finest_cells")  # rollup_cells holds them (absent_fields 0)
         self.records = int(loaded)
 
-    def perturbed_cells(self, code_classes: pa.Table, class_items: pa.Table) -> pa.Table:
-        """Each non-empty cell's item numbers (one column per cube field) and perturbed value."""
+    def perturbed_cells(self, code_classes: pa.Table, class_items: pa.Table, absent_fields: int) -> pa.Table:
+        """Each non-empty cell's item numbers (one column per cube field) and perturbed value, from the cells summed
+        over the fields the request does not ask for (`absent_fields`, as `rollup_cells` codes them)."""
         cursor = self.connection.cursor()  # a connection of its own per request: concurrent readers
         try:
             cursor.register("code_classes", code_classes)
             cursor.register("class_items", class_items)
             return cursor.sql(sql_text("service/table_cells"),
-                              params={"record_key_range": self.perturbation["record_key_range"]}).to_arrow_table()
+                              params={"record_key_range": self.perturbation["record_key_range"],
+                                      "absent_fields": absent_fields}).to_arrow_table()
         finally:
             cursor.close()
 

@@ -180,6 +180,14 @@ def read_table_query(body: object, schema: Schema, cell_limit: int = DEFAULT_CEL
     return query
 
 
+def absent_fields(query: TableQuery) -> int:
+    """The cube fields the table does not ask for, as `rollup_cells` codes them: GROUPING(nationality, age, sex,
+    geography), a set bit for each field summed over (the quarter is always kept)."""
+    asked = {dimension.field.spec.dimension for dimension in query.dimensions}
+    rolled_up = CUBE_FIELDS[1:]
+    return sum(1 << (len(rolled_up) - 1 - index) for index, name in enumerate(rolled_up) if name not in asked)
+
+
 def membership_tables(query: TableQuery, schema: Schema) -> tuple[pa.Table, pa.Table]:
     """`code_classes` (field, code, class) and `class_items` (field, class, item) for the cube engine: a field's
     codes that belong to the same items share a class; a code in no item is left out; a field not asked for is one

@@ -1,7 +1,8 @@
 -- The cells of one requested table, perturbed. Each field's finest codes are sorted into classes (codes that belong
 -- to the same items of the request: `code_classes`), records are summed by class, and each class is counted in
 -- every item it belongs to (`class_items`, totals included), so that a cell's count and key sum are exactly those of
--- its own records even when items overlap. A field the request does not ask for has one class and one item.
+-- its own records even when items overlap. A field the request does not ask for is read already summed over
+-- (`rollup_cells` of the request's `absent_fields`), as one class in one item.
 -- Then the published tables' rule (sql/perturbed_counts.sql): pcv from the count, ckey = cell key modulo the
 -- ptable's key range, perturbed value = count + pvalue. Only non-empty cells come back: an empty cell stays zero.
 WITH quarter_classes AS (SELECT code, class FROM code_classes WHERE field = 'quarter'),
@@ -18,12 +19,13 @@ class_cells AS (
         geography_classes.class AS geography_class,
         sum(cells.registrations) AS registrations,
         sum(cells.record_key_sum) AS record_key_sum
-    FROM finest_cells AS cells
+    FROM rollup_cells AS cells
     JOIN quarter_classes ON quarter_classes.code = cells.quarter
     JOIN nationality_classes ON nationality_classes.code = cells.nationality
     JOIN age_classes ON age_classes.code = cells.age
     JOIN sex_classes ON sex_classes.code = cells.sex
     JOIN geography_classes ON geography_classes.code = cells.geography
+    WHERE cells.absent_fields = $absent_fields
     GROUP BY ALL
 ),
 quarter_items AS (SELECT class, item FROM class_items WHERE field = 'quarter'),
