@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,6 @@ import duckdb
 import polars as pl
 import pytest
 import requests
-import uvicorn
 from statxplore.http_session import StatSession
 from statxplore.objects import Schema, Table
 
@@ -28,6 +25,7 @@ from nino_assets.publication import write_service_cube
 from nino_assets.quarters import Quarter, quarters_between
 from nino_assets.service.app import ServiceSettings, create_app
 from nino_assets.service.schema import code_for_id
+from nino_assets.service.server import serving_in_thread
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 from nino_assets_tests.conftest import query, range_tags
 
@@ -105,27 +103,9 @@ def world(tmp_path_factory) -> World:
     return World(home, cube, keys_file)
 
 
-@contextmanager
-def running(settings: ServiceSettings):
-    """The service under uvicorn on a free loopback port, stopped at the end; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}/webapi/rest/v1/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def base_url(world):
-    with running(world.settings()) as url:
+    with serving_in_thread(world.settings()) as url:
         yield url
 
 
@@ -432,7 +412,7 @@ def test_a_table_has_the_shape_of_real_stat_xplore_bodies(session, world):
 
 def test_a_quarter_after_the_release_is_invisible_and_refused_even_when_the_file_holds_it(world, tmp_path):
     service_root = tmp_path / "service" / "releases"
-    with running(world.settings(service_root)) as url:
+    with serving_in_thread(world.settings(service_root)) as url:
         def get(node):
             return requests.get(f"{url}schema/{node}", headers={"APIKey": KEYS[0]})
 
@@ -491,7 +471,7 @@ def test_keys_are_read_again_when_the_file_changes(world, tmp_path):
     keys_file = tmp_path / "keys.txt"
     keys_file.write_text("first\n", encoding="utf-8")
     settings = ServiceSettings(service_root=world.home.service, api_keys_file=keys_file)
-    with running(settings) as url:
+    with serving_in_thread(settings) as url:
         assert requests.get(url + "info", headers={"APIKey": "first"}).status_code == 200
         keys_file.write_text("second-key\n", encoding="utf-8")  # the first revoked, another issued
         assert_error(requests.get(url + "info", headers={"APIKey": "first"}), 403, "forbidden")
@@ -549,7 +529,7 @@ def test_the_table_endpoint_takes_a_trailing_slash(base_url):
 
 
 def test_an_oversized_body_is_refused_whether_or_not_it_declares_its_length(world):
-    with running(world.settings(max_body_bytes=2_000)) as url:
+    with serving_in_thread(world.settings(max_body_bytes=2_000)) as url:
         padding = {"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]], "padding": "x" * 5_000}
         body = assert_error(post_table(url, padding), 413, "requestTooLarge")
         assert "2,000" in body["message"]
@@ -564,10 +544,10 @@ def test_a_table_above_the_cell_limit_is_refused_before_it_is_counted(world):
                                                                        [AGE_FIELD], [QUARTER_FIELD]],
             "recodes": {GEOGRAPHY_FIELD: {"map": every_la, "total": True}}}
     cells = (len(every_la) + 1) * 230 * 11 * len(QUARTERS)
-    with running(world.settings()) as url:  # the default limit: 1,000,000 cells
+    with serving_in_thread(world.settings()) as url:  # the default limit: 1,000,000 cells
         refused = assert_error(post_table(url, body), 422, "cellLimitExceeded")
         assert f"{cells:,}" in refused["message"] and "1,000,000" in refused["message"]
-    with running(world.settings(cell_limit=22)) as url:
+    with serving_in_thread(world.settings(cell_limit=22)) as url:
         small = {**body, "recodes": None}
         assert post_table(url, {**small, "dimensions": [[AGE_FIELD], [SEX_FIELD]]}).ok  # 11 x 2 cells
         assert_error(post_table(url, {**small, "dimensions": [[AGE_FIELD], [SEX_FIELD], [QUARTER_FIELD]]}), 422,
@@ -576,7 +556,7 @@ def test_a_table_above_the_cell_limit_is_refused_before_it_is_counted(world):
 
 def test_each_key_has_its_own_rate_limit_and_is_told_when_it_resets(world):
     clock = [1_800_000_000.0]
-    with running(world.settings(rate_limit=3, rate_window_seconds=60, clock=lambda: clock[0])) as url:
+    with serving_in_thread(world.settings(rate_limit=3, rate_window_seconds=60, clock=lambda: clock[0])) as url:
         def info(key):
             return requests.get(url + "info", headers={"APIKey": key})
 
@@ -602,7 +582,7 @@ def test_an_unexpected_failure_is_a_json_500_without_its_trace(world, monkeypatc
         raise RuntimeError("internal detail that must not reach a client")
 
     monkeypatch.setattr(cube.CubeTables, "perturbed_cells", broken)
-    with running(world.settings()) as url:
+    with serving_in_thread(world.settings()) as url:
         answer = post_table(url, {"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]]})
         assert_error(answer, 500, "internalError")
         assert "internal detail" not in answer.text
