@@ -1,5 +1,6 @@
 """The team's three UI flows against a real `dagster dev` (webserver and daemon) on loopback, through the
-webserver's GraphQL API: a backfill of every partition as one run, lineage inspection (column schemas and check
+webserver's GraphQL API: a backfill of every partition as one run (and a second backfill queueing with a scheduled
+run on the warehouse pool), lineage inspection (column schemas and check
 results on the graph from raw scan to the release), and the landing sensor starting a run when a scan lands. The asset
 graph page is opened in headless Chromium and saved as a screenshot. Every process started here is stopped."""
 
@@ -130,31 +131,84 @@ def runs(server: Webserver, tags: list[dict]) -> list[dict]:
     return data["runsOrError"]["results"]
 
 
-def test_the_three_ui_flows(dagster_dev):
-    server, home = dagster_dev
-    # 1. backfill to 2002: the main job over every landed quarter as one run (the UI's single-run backfill of a
-    #    range), with every check; the daemon's run queue launches it
+def launch_backfill(server: Webserver, job: str, quarters: list[Quarter]) -> str:
+    """A backfill of a job over these quarters, as the UI's "Materialize all" launches it; its id."""
+    launched = server.graphql(
+        "mutation ($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) { __typename "
+        "... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }",
+        {"params": {"selector": {"partitionSetName": f"{job}_partition_set", "repositorySelector": {
+            "repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}},
+            "partitionNames": [quarter.partition_key for quarter in quarters]}},
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    return launched["backfillId"]
+
+
+def launch_run(server: Webserver, job: str, quarter: Quarter) -> str:
+    """One run of a job for one quarter, as a schedule or sensor launches it; its id."""
     launched = server.graphql(
         "mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename "
         "... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
-        {"params": {"selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": "main"},
-                    "executionMetadata": {"tags": [
-                        {"key": "dagster/asset_partition_range_start", "value": LANDED[0].partition_key},
-                        {"key": "dagster/asset_partition_range_end", "value": LANDED[-1].partition_key}]}}},
+        {"params": {"selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job},
+                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": quarter.partition_key}]}}},
     )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+    return launched["run"]["runId"]
 
-    def run_status():
-        status = server.graphql("query ($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
-                                {"id": run_id})["runOrError"]["status"]
-        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
-    assert server.wait_until("the backfill run", run_status, timeout=900, every=5) == "SUCCESS"
+
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
+
+
+def backfill_runs(server: Webserver, backfill_id: str) -> list[dict]:
+    return runs(server, [{"key": "dagster/backfill", "value": backfill_id}])
+
+
+def run_details(server: Webserver, run_id: str) -> dict:
+    return server.graphql(
+        "query ($id: ID!) { runOrError(runId: $id) { ... on Run { status startTime endTime "
+        "stepStats { stepKey startTime endTime } } } }", {"id": run_id})["runOrError"]
+
+
+def wait_for_run(server: Webserver, run_id: str, timeout: float) -> dict:
+    return server.wait_until(f"run {run_id}", lambda: (details := run_details(server, run_id))["status"] in FINISHED
+                             and details, timeout=timeout, every=3)
+
+
+def test_the_three_ui_flows(dagster_dev):
+    server, home = dagster_dev
+    # 1. backfill to 2002: a backfill of the main job over every landed quarter, launched as the UI launches it; the
+    #    daemon makes it one run (single-run backfill policy), with every check, to the release's QA report
+    backfill_id = launch_backfill(server, "main", LANDED)
+    [run] = server.wait_until("the backfill's run", lambda: backfill_runs(server, backfill_id), timeout=180)
+    assert wait_for_run(server, run["runId"], timeout=900)["status"] == "SUCCESS"
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        LANDED[0].partition_key, LANDED[-1].partition_key)
+    assert len(backfill_runs(server, backfill_id)) == 1  # the whole range in that one run, none after it
     materialized = server.graphql(
         "{ assetNodes(assetKeys: [{path: [\"raw_scan\"]}]) { assetMaterializations(limit: 200) { runId "
         "partition } } }")["assetNodes"][0]["assetMaterializations"]
-    assert {event["runId"] for event in materialized} == {run_id}
+    assert {event["runId"] for event in materialized} == {run["runId"]}
     assert len({event["partition"] for event in materialized}) == len(LANDED)  # every quarter, in that one run
+    assert any(event["runId"] == run["runId"] for event in server.graphql(
+        "{ assetNodes(assetKeys: [{path: [\"qa_report\"]}]) { assetMaterializations(limit: 1) { runId } } }"
+    )["assetNodes"][0]["assetMaterializations"])  # from the landing files to the release's QA report
+
+    # 1b. a backfill and a scheduled quarter launched together queue on the warehouse pool (the run queue holds a run
+    #     while the pool's one slot is taken): both succeed, and no step of one ran while a step of the other held
+    #     the DuckDB file
+    backfill_id = launch_backfill(server, "quarterly_data", LANDED[-4:])
+    [recent] = server.wait_until("the second backfill's run", lambda: [
+        run for run in backfill_runs(server, backfill_id) if run["status"] != "QUEUED"], timeout=180, every=1)
+    scheduled_id = launch_run(server, "quarterly_data", LANDED[0])
+    assert run_details(server, recent["runId"])["status"] not in FINISHED  # launched while the backfill runs
+    together = [wait_for_run(server, run_id, timeout=600) for run_id in (recent["runId"], scheduled_id)]
+    assert [details["status"] for details in together] == ["SUCCESS", "SUCCESS"]
+    first, second = sorted(together, key=lambda details: details["startTime"])
+    for step in first["stepStats"]:
+        for other in second["stepStats"]:
+            assert step["endTime"] <= other["startTime"] or other["endTime"] <= step["startTime"], (
+                f"{step['stepKey']} and {other['stepKey']} held the warehouse at the same time")
 
     # 2. lineage inspection: raw scan to release, with column schemas and check results
     graph = server.graphql(
