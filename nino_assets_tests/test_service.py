@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import duckdb
 import polars as pl
 import pytest
 import requests
+import uvicorn
 from statxplore.http_session import StatSession
 from statxplore.objects import Schema, Table
 
@@ -25,7 +29,6 @@ from nino_assets.publication import write_service_cube
 from nino_assets.quarters import Quarter, quarters_between
 from nino_assets.service.app import ServiceSettings, create_app
 from nino_assets.service.schema import code_for_id
-from nino_assets.service.server import serving_in_thread
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 from nino_assets_tests.conftest import query, range_tags
 
@@ -101,6 +104,25 @@ def world(tmp_path_factory) -> World:
     keys_file.parent.mkdir(parents=True)
     keys_file.write_text("# keys issued to users, one a line\n" + "\n".join(KEYS) + "\n", encoding="utf-8")
     return World(home, cube, keys_file)
+
+
+@contextmanager
+def serving_in_thread(settings: ServiceSettings) -> Iterator[str]:
+    """The service under uvicorn in a thread of this process on a free loopback port, stopped at the end; yields
+    its base URL."""
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the query service did not start"
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{bound}/webapi/rest/v1/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from nino_assets.paths import DEFAULT_HOME, NinoHome
@@ -43,28 +39,6 @@ def settings_from(arguments: argparse.Namespace) -> ServiceSettings:
     return ServiceSettings(service_root=home.service, api_keys_file=Path(keys), cell_limit=arguments.cell_limit,
                            rate_limit=arguments.rate_limit, rate_window_seconds=arguments.rate_window,
                            max_body_bytes=arguments.max_body_bytes)
-
-
-@contextmanager
-def serving_in_thread(settings: ServiceSettings, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """The service under uvicorn in a thread of this process (port 0: any free port), stopped at the end; yields
-    its base URL. For tests and benchmarks."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the query service did not start")
-        time.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{bound}/webapi/rest/v1/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def serve(arguments: argparse.Namespace) -> int:
