@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +15,6 @@ import duckdb
 import polars as pl
 import pytest
 import requests
-import uvicorn
 from statxplore.http_session import StatSession
 from statxplore.objects import Schema, Table
 
@@ -27,36 +23,32 @@ from nino_assets.disclosure import DisclosureControl
 from nino_assets.paths import NinoHome
 from nino_assets.publication import write_service_cube
 from nino_assets.quarters import Quarter, quarters_between
-from nino_assets.service.app import ServiceSettings, create_app
-from nino_assets.service.schema import code_for_id
+from nino_assets.service.app import ServiceSettings
+from nino_assets.supplementary_tables import LAYOUTS, build_table
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 from nino_assets_tests.conftest import query, range_tags
+from nino_assets_tests.service_client import (
+    AGE_FIELD,
+    DATABASE,
+    GEOGRAPHY_FIELD,
+    MEASURE,
+    NATIONALITY_FIELD,
+    QUARTER_FIELD,
+    SEX_FIELD,
+    assert_published_tables_match,
+    band_value,
+    la_value,
+    member_value,
+    quarter_value,
+    region_value,
+    serving_in_thread,
+)
 
 QUARTERS = quarters_between(Quarter(2002, 1), Quarter(2003, 1))
 REFERENCE = QUARTERS[-1]
 KEYS = ("key-one", "key-two")
 BODIES = Path(__file__).parent / "statxplore_bodies"
-DATABASE, MEASURE = "str:database:Ninos", "str:count:Ninos:V_F_NINOS"
-QUARTER_FIELD = "str:field:Ninos:F_NINO_QTR:QTR_NAME"
-NATIONALITY_FIELD, AGE_FIELD = "str:field:Ninos:V_F_NINOS:NEWNAT", "str:field:Ninos:V_F_NINOS:AGE_CODE"
-SEX_FIELD, GEOGRAPHY_FIELD = "str:field:Ninos:V_F_NINOS:CCSEX_CODE", "str:field:Ninos:V_F_NINOS:UK_COA"
 PTABLE = DisclosureControl().ptable()  # the Python reference of the method, generated afresh from its parameters
-
-
-def quarter_value(quarter: Quarter) -> str:
-    return f"str:value:Ninos:F_NINO_QTR:QTR_NAME:C_NINO_QTR:{quarter.year}{3 * quarter.number:02d}"
-
-
-def region_value(code: str) -> str:
-    return f"str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_REGION_TO_COUNTRY:{code}"
-
-
-def la_value(code: str) -> str:
-    return f"str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION:{code}"
-
-
-def band_value(code: str) -> str:
-    return f"str:value:Ninos:V_F_NINOS:AGE_CODE:C_NINO_AGE:{code_for_id(code)}"
 
 
 @dataclass(frozen=True)
@@ -99,30 +91,17 @@ def world(tmp_path_factory) -> World:
     cube = home.working_release(REFERENCE.label) / "service"
     with duckdb.connect(str(home.warehouse)) as connection:
         write_service_cube(connection, cube, REFERENCE, DisclosureControl().rounding_base)
+        # the release's tables as `supplementary_tables` writes them (its CSVs), to compare the service with
+        tables = home.working_release(REFERENCE.label) / "tables"
+        tables.mkdir(parents=True)
+        for layout in LAYOUTS:
+            build_table(connection, layout, REFERENCE).frame.write_csv(
+                tables / f"table_{layout.number}_{layout.name}.csv")
     release(cube, home.service, REFERENCE)
     keys_file = home.root_path / "service" / "api_keys.txt"
     keys_file.parent.mkdir(parents=True)
     keys_file.write_text("# keys issued to users, one a line\n" + "\n".join(KEYS) + "\n", encoding="utf-8")
     return World(home, cube, keys_file)
-
-
-@contextmanager
-def serving_in_thread(settings: ServiceSettings) -> Iterator[str]:
-    """The service under uvicorn in a thread of this process on a free loopback port, stopped at the end; yields
-    its base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the query service did not start"
-        time.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{bound}/webapi/rest/v1/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -261,21 +240,7 @@ def test_a_field_without_a_recode_lists_its_finest_values_and_a_valueset_its_own
 # --- consistency ------------------------------------------------------------------------------------------------
 
 LEVELS = {"nationality": ("country", "subgroup", "world_area"), "geography": ("local_authority", "region", "country")}
-VALUESETS = {
-    ("nationality", "country"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT",
-    ("nationality", "subgroup"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT_SUBGROUP",
-    ("nationality", "world_area"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT_WORLD_AREA",
-    ("geography", "local_authority"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION",
-    ("geography", "region"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_REGION_TO_COUNTRY",
-    ("geography", "country"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_COUNTRY_TO_UK",
-}
-
-
 OTHERS = ("others", "others")
-
-
-def member_value(dimension: str, level: str, code: str) -> str:
-    return f"{VALUESETS[dimension, level]}:{code_for_id(code)}"
 
 
 def busiest(home: NinoHome, dimension: str, level: str, count: int) -> list[str]:
@@ -352,6 +317,14 @@ def test_every_cell_equals_the_warehouse_perturbed_cell(session, world, national
     walk(body["cubes"][MEASURE]["values"], [])
     assert compared == len(periods) * (len(chosen["nationality"]) + 1) * 12 * 3 * (len(chosen["geography"]) + 1)
     assert non_zero > compared // 10, "too few non-empty cells for the comparison to mean much"
+
+
+def test_each_published_table_cell_is_the_service_cell_rounded(base_url, world):
+    """Tables 1-5 as published (quarters by world area and subgroup; nationalities, regions and local authorities
+    by year; age band by sex by year): each numeric cell is the service's value for that cell rounded to 10."""
+    compared = assert_published_tables_match(base_url, KEYS[0], world.home.working_release(REFERENCE.label) / "tables",
+                                             world.manifest, REFERENCE)
+    assert set(compared) == {layout.sheet_name for layout in LAYOUTS} and all(compared.values())
 
 
 def test_the_same_cell_has_the_same_value_in_any_table_order_or_recode(session, world):

@@ -1,0 +1,29 @@
+"""The query service over the whole synthetic series: the release's own cube, served as released, answers every
+numeric cell of the release's published tables (CSVs of tables 1-5, years of four quarters included) with a value
+that rounds to the published one."""
+
+import json
+
+import pytest
+
+from nino_assets.service.app import ServiceSettings
+from nino_assets_tests.service_client import assert_published_tables_match, serving_in_thread
+
+pytestmark = pytest.mark.full_series
+
+
+def test_each_published_table_cell_is_the_service_cell_rounded(full_series, tmp_path):
+    reference = full_series.quarters[-1]
+    release = full_series.home.working_release(reference.label)
+    service_root = tmp_path / "releases"
+    (service_root / reference.label).mkdir(parents=True)
+    (service_root / reference.label / "v1").symlink_to(release / "service", target_is_directory=True)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("full-series\n", encoding="utf-8")
+    manifest = json.loads((release / "service" / "manifest.json").read_text())
+    with serving_in_thread(ServiceSettings(service_root=service_root, api_keys_file=keys)) as url:
+        compared = assert_published_tables_match(url, "full-series", release / "tables", manifest, reference)
+    # every quarter of table 1, every nationality, region and local authority, every age band and year of table 5
+    assert compared["Table_1"] == len(full_series.quarters) * 20
+    assert compared["Table_4"] == (361 + 2) * 6
+    assert sum(compared.values()) > 10_000
