@@ -1,4 +1,5 @@
-# nino-stats: `make run` sets up and runs the main job; `make test` sets up and runs the tests; `make ui` opens the UI.
+# nino-stats: `make run` sets up and runs the main job; `make test` sets up and runs the tests; `make ui` opens the UI;
+# `make serve` starts the query service.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ export NINO_HOME ?= $(CURDIR)/data
 SYSTEM_PACKAGES := libreoffice-calc-nogui chromium fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test ui bench system-packages
+.PHONY: run test ui serve bench system-packages
 
 $(BIN)/nino: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,9 @@ test: $(BIN)/nino system-packages
 
 ui: $(BIN)/nino
 	$(BIN)/nino ui
+
+serve: $(BIN)/nino
+	$(BIN)/nino serve --home $(NINO_HOME)
 
 bench: $(BIN)/nino
 	$(BIN)/python -m nino_assets.benchmarks --keep $(CURDIR)/data/benchmark --per-partition
