@@ -119,11 +119,15 @@ class ServedCube:
         self._empty = build_schema(None, None)
 
     def current(self) -> tuple[Schema, CubeTables | None]:
+        """The schema and tables to answer with. A new release is loaded by the request that first sees it; while it
+        loads, other requests are answered from the release before (they wait only if there is none)."""
         release = latest_release(self.service_root)
-        if release != self._release:
-            with self._lock:
+        if release != self._release and self._lock.acquire(blocking=self._tables is None):
+            try:
                 if release != self._release:
                     self._load(release)
+            finally:
+                self._lock.release()
         tables = self._tables
         return (tables.schema if tables else self._empty), tables
 
