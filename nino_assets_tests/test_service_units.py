@@ -13,7 +13,7 @@ from nino_assets.service.access import ApiKeys, RateLimiter, RateLimitedError
 from nino_assets.service.cube import latest_release
 from nino_assets.service.errors import BadRequest, CellLimitExceeded, Forbidden, UnknownId
 from nino_assets.service.schema import build_schema, node_body
-from nino_assets.service.tables import DEFAULT_CELL_LIMIT, membership_tables, read_table_query
+from nino_assets.service.tables import DEFAULT_CELL_LIMIT, grain_label, grain_of, membership_tables, read_table_query
 
 GEOGRAPHY = "str:field:Ninos:V_F_NINOS:UK_COA"
 LA = "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION"
@@ -100,7 +100,9 @@ def test_overlapping_items_share_classes_and_the_total_is_their_union(schema):
                                                     "total": True}})
     [dimension] = table.dimensions
     assert [item.body()["type"] for item in dimension.items] == ["RecodeItem", "RecodeItem", "Total"]
-    code_classes, class_items = membership_tables(table, schema)
+    grain = grain_of(table, schema)
+    assert grain == {"quarter": 0, "nationality": None, "age": None, "sex": None, "geography": 0}
+    code_classes, class_items = membership_tables(table, schema, grain)
     geography = schema.field_by_dimension("geography").finest_codes
     classes = {geography[row["code"]]: row["class"] for row in code_classes.to_pylist() if row["field"] == "geography"}
     items = {}
@@ -115,6 +117,25 @@ def test_overlapping_items_share_classes_and_the_total_is_their_union(schema):
     assert {row["class"] for row in code_classes.to_pylist() if row["field"] == "sex"} == {0}
     assert [row for row in class_items.to_pylist() if row["field"] == "sex"] == [
         {"field": "sex", "class": 0, "item": 0}]
+
+
+def test_a_table_is_read_at_the_coarsest_levels_its_items_are_made_of(schema):
+    def grain(recode):
+        return grain_of(query(schema, [GEOGRAPHY, QUARTER], {GEOGRAPHY: recode}), schema)
+
+    regions = {"map": [[f"{REGION}:E12000007"], [f"{REGION}:E12000008", f"{LA}:OVERSEAS"]], "total": True}
+    assert grain(regions)["geography"] == 1  # Overseas is its own region
+    assert grain({"map": [[f"{REGION}:E12000007", f"{REGION}:E12000008"]]})["geography"] == 2  # all of England
+    assert grain({"map": [[f"{REGION}:E12000008"], [f"{LA}:E09000033"]]})["geography"] == 0  # half of London
+    by_region = grain(regions)
+    assert grain_label(by_region, schema) == "total.total.total.region"
+    code_classes, class_items = membership_tables(query(schema, [GEOGRAPHY, QUARTER], {GEOGRAPHY: regions}), schema,
+                                                  by_region)
+    # codes are the regions' numbers (London 0, South East 1, Overseas 2), each in its item and the total
+    assert [(row["code"], row["class"]) for row in code_classes.to_pylist() if row["field"] == "geography"] == [
+        (0, 0), (1, 1), (2, 1)]
+    assert sorted((row["class"], row["item"]) for row in class_items.to_pylist() if row["field"] == "geography") == [
+        (0, 0), (0, 2), (1, 1), (1, 2)]
 
 
 def test_a_query_is_checked_against_the_schema(schema):

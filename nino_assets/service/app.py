@@ -31,8 +31,8 @@ from nino_assets.service.errors import (
 from nino_assets.service.schema import ROOT_FOLDER_ID, node_body
 from nino_assets.service.tables import (
     DEFAULT_CELL_LIMIT,
-    absent_fields,
     cell_values,
+    grain_of,
     membership_tables,
     read_table_query,
     table_response,
@@ -144,7 +144,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         def answer() -> str:  # off the event loop: counting and encoding take the time
             schema, tables = cube.current()
             query = read_table_query(body, schema, settings.cell_limit)
-            cells = tables.perturbed_cells(*membership_tables(query, schema), absent_fields(query))
+            grain = grain_of(query, schema)
+            cells = tables.perturbed_cells(*membership_tables(query, schema, grain), grain)
             return _encoded(table_response(query, cell_values(query, cells)))
 
         return _json(await run_in_threadpool(answer), state)

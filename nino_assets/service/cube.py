@@ -22,11 +22,10 @@ from nino_assets.publication import CUBE_MANIFEST
 from nino_assets.quarters import Quarter
 from nino_assets.release_versions import versions
 from nino_assets.service.schema import Schema, build_schema
+from nino_assets.service.tables import Grain, grain_label
 from nino_assets.warehouse import sql_text
 
 LOGGER = logging.getLogger(__name__)
-CUBE_FIELDS = ("quarter", "nationality", "age", "sex", "geography")
-"""The finest cells' code columns, in the schema's field order."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,15 @@ class CubeTables:
                                 {"cube_file": str(folder / manifest["file"])})
         self.connection.unregister("cube_codes")
         self.connection.execute(f"CREATE TABLE rollup_cells AS {sql_text('service/rollup_cells')}")
+        self._grains = {grain for (grain,) in self.connection.execute(
+            "SELECT DISTINCT grain FROM rollup_cells").fetchall()}
+        self._grain_lock = threading.Lock()
+        levels = [(field.spec.dimension, level, code, member)
+                  for field in self.schema.fields for level, members in enumerate(field.level_members) if level
+                  for code, member in enumerate(members)]
+        self.connection.execute("CREATE TABLE code_levels (dimension VARCHAR, level INTEGER, code_number INTEGER, "
+                                "member_number INTEGER)")
+        self.connection.executemany("INSERT INTO code_levels VALUES (?, ?, ?, ?)", levels)
         [(loaded, expected, in_file)] = self.connection.execute(
             "SELECT (SELECT coalesce(sum(registrations), 0) FROM finest_cells), "
             "(SELECT count(*) FILTER (WHERE list_contains($quarters, quarter)) FROM read_parquet($cube_file)), "
@@ -87,19 +95,38 @@ class CubeTables:
             "CREATE TABLE ptable_rule AS SELECT $max_pcv AS max_pcv, $repeat_period AS repeat_period, "
             "$key_range AS key_range",
             {name: self.perturbation[name] for name in ("max_pcv", "repeat_period", "key_range")})
-        self.connection.execute("DROP TABLE finest_cells")  # rollup_cells holds them (absent_fields 0)
+        self.connection.execute("DROP TABLE finest_cells")  # rollup_cells holds them, at the finest grain
         self.records = int(loaded)
 
-    def perturbed_cells(self, code_classes: pa.Table, class_items: pa.Table, absent_fields: int) -> pa.Table:
-        """Each non-empty cell's item numbers (one column per cube field) and perturbed value, from the cells summed
-        over the fields the request does not ask for (`absent_fields`, as `rollup_cells` codes them)."""
+    def _ensure_grain(self, grain: Grain) -> str:
+        """The grain's name in `rollup_cells`, its cells built from the finest levels the first time it is asked for."""
+        label = grain_label(grain, self.schema)
+        if label not in self._grains:
+            with self._grain_lock:
+                if label not in self._grains:
+                    finest = {name: None if level is None else 0 for name, level in grain.items()}
+                    cursor = self.connection.cursor()
+                    try:
+                        cursor.execute(sql_text("service/coarser_cells"), {
+                            "grain": label, "finer_grain": grain_label(finest, self.schema),
+                            "nationality_level": grain["nationality"] or 0,
+                            "geography_level": grain["geography"] or 0})
+                    finally:
+                        cursor.close()
+                    self._grains.add(label)
+        return label
+
+    def perturbed_cells(self, code_classes: pa.Table, class_items: pa.Table, grain: Grain) -> pa.Table:
+        """Each non-empty cell's item numbers (one column per cube field) and perturbed value, from the cells at the
+        request's grain (`membership_tables` numbers codes at the same grain)."""
+        label = self._ensure_grain(grain)
         cursor = self.connection.cursor()  # a connection of its own per request: concurrent readers
         try:
             cursor.register("code_classes", code_classes)
             cursor.register("class_items", class_items)
             return cursor.sql(sql_text("service/table_cells"),
                               params={"record_key_range": self.perturbation["record_key_range"],
-                                      "absent_fields": absent_fields}).to_arrow_table()
+                                      "grain": label}).to_arrow_table()
         finally:
             cursor.close()
 

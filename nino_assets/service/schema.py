@@ -64,6 +64,8 @@ FIELD_SPECS = (
                ValuesetSpec("V_C_MASTERGEOG11_COUNTRY_TO_UK", "Country", "country"))),
 )
 """In the cube's column order: the table engine's codes and classes follow it."""
+CUBE_FIELDS = tuple(spec.dimension for spec in FIELD_SPECS)
+"""The cube engine's code columns (sql/service/), in the same order."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class Field:
     """The cube column's codes, numbered by position."""
     valuesets: dict[str, tuple[Value, ...]]
     """By valueset id, finest first."""
+    level_members: tuple[tuple[int | None, ...], ...]
+    """For each valueset (level), by position: the number of the member each finest code belongs to."""
 
     @property
     def id(self) -> str:
@@ -155,7 +159,14 @@ def _field(spec: FieldSpec, levels: dict[str, list[dict]]) -> Field:
         if len({value.id for value in values}) != len(values):
             raise ValueError(f"two members of {valueset_id} have the same id")
         valuesets[valueset_id] = values
-    return Field(spec, finest_codes, valuesets)
+    level_members = []
+    for values in valuesets.values():
+        member_of: list[int | None] = [None] * len(finest_codes)
+        for number, value in enumerate(values):
+            for code in value.codes:
+                member_of[code] = number
+        level_members.append(tuple(member_of))
+    return Field(spec, finest_codes, valuesets, tuple(level_members))
 
 
 def build_schema(manifest: dict | None, reference: Quarter | None) -> Schema:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pyarrow as pa
 
-from nino_assets.service.cube import CUBE_FIELDS
 from nino_assets.service.errors import BadRequest, CellLimitExceeded, UnknownId
 from nino_assets.service.schema import (
+    CUBE_FIELDS,
     DATABASE_ID,
     DATABASE_LABEL,
     DATABASE_NAME,
@@ -180,27 +180,50 @@ def read_table_query(body: object, schema: Schema, cell_limit: int = DEFAULT_CEL
     return query
 
 
-def absent_fields(query: TableQuery) -> int:
-    """The cube fields the table does not ask for, as `rollup_cells` codes them: GROUPING(nationality, age, sex,
-    geography), a set bit for each field summed over (the quarter is always kept)."""
-    asked = {dimension.field.spec.dimension for dimension in query.dimensions}
-    rolled_up = CUBE_FIELDS[1:]
-    return sum(1 << (len(rolled_up) - 1 - index) for index, name in enumerate(rolled_up) if name not in asked)
+Grain = dict[str, int | None]
+"""The level (valueset position, 0 the finest) each cube field is read at; None for a field summed over."""
 
 
-def membership_tables(query: TableQuery, schema: Schema) -> tuple[pa.Table, pa.Table]:
-    """`code_classes` (field, code, class) and `class_items` (field, class, item) for the cube engine: a field's
-    codes that belong to the same items share a class; a code in no item is left out; a field not asked for is one
-    class in one item."""
+def grain_of(query: TableQuery, schema: Schema) -> Grain:
+    """The coarsest level of each field whose members the request's items are made of (an item is a union of
+    whole members): a table of regions reads regions, not local authorities. The quarter is always finest."""
+    by_field = {dimension.field.spec.dimension: dimension for dimension in query.dimensions}
+    grain: Grain = {}
+    for name in CUBE_FIELDS:
+        field, dimension = schema.field_by_dimension(name), by_field.get(name)
+        if dimension is None:
+            grain[name] = 0 if name == "quarter" else None
+            continue
+        levels = range(len(field.valuesets)) if name != "quarter" else range(1)
+        members = list(field.valuesets.values())
+        grain[name] = max(level for level in levels if all(
+            item.codes == frozenset().union(*(members[level][field.level_members[level][code]].codes
+                                              for code in item.codes))
+            for item in dimension.items))
+    return grain
+
+
+def grain_label(grain: Grain, schema: Schema) -> str:
+    """As `rollup_cells` names a grain: each field's level, "total" for one summed over (the quarter left out)."""
+    return ".".join("total" if grain[name] is None else schema.field_by_dimension(name).spec.valuesets[grain[name]].level
+                    for name in CUBE_FIELDS[1:])
+
+
+def membership_tables(query: TableQuery, schema: Schema, grain: Grain) -> tuple[pa.Table, pa.Table]:
+    """`code_classes` (field, code, class) and `class_items` (field, class, item) for the cube engine, on the codes
+    of each field's level in `grain`: codes that belong to the same items share a class; a code in no item is left
+    out; a field not asked for is one class (its code 0) in one item."""
     by_field = {dimension.field.spec.dimension: dimension for dimension in query.dimensions}
     code_rows: dict[str, list] = {"field": [], "code": [], "class": []}
     item_rows: dict[str, list] = {"field": [], "class": [], "item": []}
     for name in CUBE_FIELDS:
         field = schema.field_by_dimension(name)
         dimension = by_field.get(name)
-        memberships: list[list[int]] = [[0] if dimension is None else [] for _ in field.finest_codes]
+        level = grain[name]
+        codes = 1 if level is None else len(list(field.valuesets.values())[level])
+        memberships: list[list[int]] = [[0] if dimension is None else [] for _ in range(codes)]
         for number, item in enumerate(dimension.items if dimension else ()):
-            for code in item.codes:
+            for code in {field.level_members[level][finest] for finest in item.codes}:
                 memberships[code].append(number)
         classes: dict[tuple[int, ...], int] = {}
         for code, items in enumerate(memberships):

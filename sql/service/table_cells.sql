@@ -1,8 +1,9 @@
 -- The cells of one requested table, perturbed. Each field's finest codes are sorted into classes (codes that belong
 -- to the same items of the request: `code_classes`), records are summed by class, and each class is counted in
 -- every item it belongs to (`class_items`, totals included), so that a cell's count and key sum are exactly those of
--- its own records even when items overlap. A field the request does not ask for is read already summed over
--- (`rollup_cells` of the request's `absent_fields`), as one class in one item.
+-- its own records even when items overlap. Cells are read at the request's grain (`rollup_cells` of $grain): each
+-- field at the coarsest level whose members its items are made of (codes are then that level's members), or summed
+-- over when the request does not ask for it, as one class in one item.
 -- Then the published tables' rule (sql/perturbed_counts.sql): pcv from the count, ckey = cell key modulo the
 -- ptable's key range, perturbed value = count + pvalue. Only non-empty cells come back: an empty cell stays zero.
 WITH quarter_classes AS (SELECT code, class FROM code_classes WHERE field = 'quarter'),
@@ -25,7 +26,7 @@ class_cells AS (
     JOIN age_classes ON age_classes.code = cells.age
     JOIN sex_classes ON sex_classes.code = cells.sex
     JOIN geography_classes ON geography_classes.code = cells.geography
-    WHERE cells.absent_fields = $absent_fields
+    WHERE cells.grain = $grain
     GROUP BY ALL
 ),
 quarter_items AS (SELECT class, item FROM class_items WHERE field = 'quarter'),
