@@ -32,7 +32,8 @@ MANIFEST = {
                         "subgroup": [member("EU14", "European Union")],
                         "country": [member("France", "EU14"), member("Serbia & Montenegro", "EU14")]},
         "age": {"total": [member("Total", None)], "band": [member("16-17", "Total"), member("60 and over", "Total")]},
-        "sex": {"total": [member("Total", None)], "sex": [member("F", "Total", "Female"), member("M", "Total", "Male")]},
+        "sex": {"total": [member("Total", None)],
+                "sex": [member("F", "Total", "Female"), member("M", "Total", "Male")]},
         "geography": {
             "total": [member("Total", None)],
             "country": [member("E92000001", "Total", "England"), member("OVERSEAS", "Total", "Overseas registration")],

@@ -205,8 +205,9 @@ def grain_of(query: TableQuery, schema: Schema) -> Grain:
 
 def grain_label(grain: Grain, schema: Schema) -> str:
     """As `rollup_cells` names a grain: each field's level, "total" for one summed over (the quarter left out)."""
-    return ".".join("total" if grain[name] is None else schema.field_by_dimension(name).spec.valuesets[grain[name]].level
-                    for name in CUBE_FIELDS[1:])
+    levels = (None if grain[name] is None else schema.field_by_dimension(name).spec.valuesets[grain[name]].level
+              for name in CUBE_FIELDS[1:])
+    return ".".join(level or "total" for level in levels)
 
 
 def membership_tables(query: TableQuery, schema: Schema, grain: Grain) -> tuple[pa.Table, pa.Table]:
