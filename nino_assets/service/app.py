@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +90,15 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     keys = ApiKeys(settings.api_keys_file)
     limiter = RateLimiter(settings.rate_limit, settings.rate_window_seconds, settings.clock)
     cube = ServedCube(settings.service_root, settings.duckdb_threads)
-    app = FastAPI(title="nino-stats query service", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        # the released cube loads while the server already listens; the first requests wait for it
+        threading.Thread(target=cube.current, name="load-released-cube", daemon=True).start()
+        yield
+
+    app = FastAPI(title="nino-stats query service", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
 
     def admitted(request: Request) -> RateState:
         return limiter.take(keys.check(request.headers.get("APIKey")))
