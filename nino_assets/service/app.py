@@ -55,7 +55,6 @@ class ServiceSettings:
     rate_limit: int = DEFAULT_RATE_LIMIT
     rate_window_seconds: float = DEFAULT_RATE_WINDOW_SECONDS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    duckdb_threads: int | None = None
     clock: Callable[[], float] = field(default=time.time)
 
 
@@ -89,7 +88,7 @@ async def _body(request: Request, limit: int) -> object:
 def create_app(settings: ServiceSettings) -> FastAPI:
     keys = ApiKeys(settings.api_keys_file)
     limiter = RateLimiter(settings.rate_limit, settings.rate_window_seconds, settings.clock)
-    cube = ServedCube(settings.service_root, settings.duckdb_threads)
+    cube = ServedCube(settings.service_root)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

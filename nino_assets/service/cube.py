@@ -1,6 +1,7 @@
 """The released cube the service answers from: the latest version of the latest public release, loaded once into
-an in-memory DuckDB database (finest cells on integer codes, the ptable and its rule), so that readers never touch
-the warehouse or block its writer, and nothing the pipeline writes later changes an answer mid-flight.
+an in-memory DuckDB database (its cells on integer codes at every grain a table reads, the ptable and its rule), so
+that readers never touch the warehouse or block its writer, and nothing the pipeline writes later changes an answer
+mid-flight.
 
 Only what `public_release` has copied to the service area (at or after release time) is found; a quarter after the
 release's reference quarter is not loaded even if the file holds it.
@@ -51,14 +52,14 @@ def latest_release(service_root: Path) -> ReleasedVersion | None:
 
 
 class CubeTables:
-    """A cube folder in memory: its schema, and the perturbed cells of any (code_classes, class_items) request."""
+    """A cube folder in memory: its schema, and the perturbed cells of any request (its code classes, class items
+    and grain)."""
 
-    def __init__(self, folder: Path, reference: Quarter, threads: int | None = None):
-        self.folder = folder
+    def __init__(self, folder: Path, reference: Quarter):
         manifest = json.loads((folder / CUBE_MANIFEST).read_text(encoding="utf-8"))
         self.schema: Schema = build_schema(manifest, reference)
         self.perturbation = manifest["perturbation"]
-        self.connection = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
+        self.connection = duckdb.connect(":memory:")
         codes = pa.table({
             "dimension": [field.spec.dimension for field in self.schema.fields for _ in field.finest_codes],
             "code": [code for field in self.schema.fields for code in field.finest_codes],
@@ -96,7 +97,6 @@ class CubeTables:
             "$key_range AS key_range",
             {name: self.perturbation[name] for name in ("max_pcv", "repeat_period", "key_range")})
         self.connection.execute("DROP TABLE finest_cells")  # rollup_cells holds them, at the finest grain
-        self.records = int(loaded)
 
     def _ensure_grain(self, grain: Grain) -> str:
         """The grain's name in `rollup_cells`, its cells built from the finest levels the first time it is asked for."""
@@ -130,16 +130,12 @@ class CubeTables:
         finally:
             cursor.close()
 
-    def close(self) -> None:
-        self.connection.close()
-
 
 class ServedCube:
     """The cube the service serves now: the latest release's, reloaded when a newer release or version appears."""
 
-    def __init__(self, service_root: Path, threads: int | None = None):
+    def __init__(self, service_root: Path):
         self.service_root = service_root
-        self.threads = threads
         self._lock = threading.Lock()
         self._release: ReleasedVersion | None = None
         self._tables: CubeTables | None = None
@@ -160,7 +156,7 @@ class ServedCube:
 
     def _load(self, release: ReleasedVersion | None) -> None:
         try:
-            self._tables = CubeTables(release.folder, release.reference, self.threads) if release else None
+            self._tables = CubeTables(release.folder, release.reference) if release else None
         except Exception:  # e.g. a release still being copied: keep serving the previous one, and try again
             LOGGER.exception("the cube of %s could not be loaded; still serving %s", release, self._release)
             return
