@@ -186,7 +186,7 @@ Grain = dict[str, int | None]
 
 def grain_of(query: TableQuery, schema: Schema) -> Grain:
     """The coarsest level of each field whose members the request's items are made of (an item is a union of
-    whole members): a table of regions reads regions, not local authorities. The quarter is always finest."""
+    whole members): a table of regions reads regions, not local authorities. The quarter has one level."""
     by_field = {dimension.field.spec.dimension: dimension for dimension in query.dimensions}
     grain: Grain = {}
     for name in CUBE_FIELDS:
@@ -194,9 +194,8 @@ def grain_of(query: TableQuery, schema: Schema) -> Grain:
         if dimension is None:
             grain[name] = 0 if name == "quarter" else None
             continue
-        levels = range(len(field.valuesets)) if name != "quarter" else range(1)
         members = list(field.valuesets.values())
-        grain[name] = max(level for level in levels if all(
+        grain[name] = max(level for level in range(len(members)) if all(
             item.codes == frozenset().union(*(members[level][field.level_members[level][code]].codes
                                               for code in item.codes))
             for item in dimension.items))
