@@ -9,7 +9,6 @@ release's reference quarter is not loaded even if the file holds it.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import threading
@@ -161,6 +160,3 @@ class ServedCube:
             LOGGER.exception("the cube of %s could not be loaded; still serving %s", release, self._release)
             return
         self._release = release
-        # what is loaded lives as long as the service: kept out of the collector's full passes, which would
-        # otherwise walk it (and every imported module's objects) while a large response is being built
-        gc.freeze()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -47,7 +48,11 @@ def serve(arguments: argparse.Namespace) -> int:
     settings = settings_from(arguments)
     print(f"Serving the released cubes of {settings.service_root} on "
           f"http://{arguments.host}:{arguments.port}/webapi/rest/v1/ (API keys: {settings.api_keys_file})")
-    uvicorn.run(create_app(settings), host=arguments.host, port=arguments.port, log_level="info")
+    app = create_app(settings)
+    # what is imported lives as long as the service: kept out of the collector's full passes, which would otherwise
+    # walk it (hundreds of thousands of objects) while a large response is being built
+    gc.freeze()
+    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="info")
     return 0
 
 
