@@ -106,10 +106,12 @@ class CubeTables:
                     finest = {name: None if level is None else 0 for name, level in grain.items()}
                     cursor = self.connection.cursor()
                     try:
-                        cursor.execute(sql_text("service/coarser_cells"), {
+                        cursor.execute(f"CREATE TEMP TABLE coarser_cells AS {sql_text('service/coarser_cells')}", {
                             "grain": label, "finer_grain": grain_label(finest, self.schema),
                             "nationality_level": grain["nationality"] or 0,
                             "geography_level": grain["geography"] or 0})
+                        # in two steps: DuckDB 2.0 fails on an INSERT ... GROUP BY ... ORDER BY in one
+                        cursor.execute("INSERT INTO rollup_cells SELECT * FROM coarser_cells ORDER BY quarter")
                     finally:
                         cursor.close()
                     self._grains.add(label)

@@ -1,10 +1,9 @@
--- A coarser grain of the query service's cells, built the first time a table asks for it and kept: the cells of
--- the same fields at their finest levels ($finer_grain), with the nationality's and the geography's codes replaced
--- by their members at the coarser levels asked for ($nationality_level, $geography_level: a valueset's position,
--- 0 the finest, which `code_levels` does not list and so keeps), summed. A table of regions then reads one row per
--- region rather than one per local authority. Appended in one piece, so that scans of other grains skip it. (Not
--- ordered by quarter: DuckDB 2.0 fails on this INSERT with an ORDER BY; a coarser grain is small.)
-INSERT INTO rollup_cells
+-- A coarser grain of the query service's cells, built the first time a table asks for it and kept (appended to
+-- `rollup_cells` in quarter order, so that scans skip by grain and quarter): the cells of the same fields at their
+-- finest levels ($finer_grain), with the nationality's and the geography's codes replaced by their members at the
+-- coarser levels asked for ($nationality_level, $geography_level: a valueset's position, 0 the finest, which
+-- `code_levels` does not list and so keeps), summed. A table of regions then reads one row per region rather than
+-- one per local authority.
 SELECT
     $grain AS grain,
     cells.quarter,
