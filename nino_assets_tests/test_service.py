@@ -24,6 +24,7 @@ from nino_assets.paths import NinoHome
 from nino_assets.publication import write_service_cube
 from nino_assets.quarters import Quarter, quarters_between
 from nino_assets.service.app import ServiceSettings
+from nino_assets.service.server import serving_in_process
 from nino_assets.supplementary_tables import LAYOUTS, build_table
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 from nino_assets_tests.conftest import query, range_tags
@@ -223,6 +224,14 @@ def test_the_client_gets_a_table_with_a_subset_a_custom_group_and_totals(session
         assert value == expected, (quarter, area, sex)
         assert isinstance(value, float)
     assert sum(value > 0 for value in cells.values()) >= 12
+
+
+def test_the_dagster_free_entry_point_serves_the_released_cube(world):
+    with serving_in_process(world.home.root_path, world.keys_file) as url:
+        assert requests.get(f"{url}info", headers={"APIKey": KEYS[0]}).json()["languages"][0]["locale"] == "en"
+        assert_error(requests.get(f"{url}info"), 403, "forbidden")
+        schema = requests.get(f"{url}schema/{QUARTER_FIELD}", headers={"APIKey": KEYS[0]}).json()
+        assert schema["location"] == f"{url}schema/{QUARTER_FIELD}"
 
 
 def test_a_field_without_a_recode_lists_its_finest_values_and_a_valueset_its_own(session, world):

@@ -14,14 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +26,7 @@ from nino_assets.paths import NinoHome
 from nino_assets.publication import CUBE_MANIFEST
 from nino_assets.quarters import Quarter
 from nino_assets.service.schema import DATABASE_ID, MEASURE_ID, Schema, build_schema
+from nino_assets.service.server import serving_in_process
 
 KEY = "benchmark"
 TARGET_P95_SECONDS = 1.0
@@ -78,33 +74,6 @@ def table_mix(schema: Schema) -> dict[str, dict]:
             quarter: recode(quarters[-31:], total=False), nationality: recode(_values(schema, "nationality"), False),
             geography: recode(_values(schema, "geography", 1), total=False)}),
     }
-
-
-@contextmanager
-def served(home: NinoHome, keys: Path) -> Iterator[str]:
-    """The service in a process of its own, as `python -m nino_assets.service` runs it (so that the readers here do
-    not share its interpreter); yields its base URL once it answers, and stops it at the end."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "nino_assets.service", "--home", home.root, "--port", str(port),
-                               "--api-keys", str(keys), "--rate-limit", str(10**9)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/webapi/rest/v1/"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                requests.get(f"{url}info", headers={"APIKey": KEY}, timeout=5).raise_for_status()
-                break
-            except requests.ConnectionError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the query service did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _reader(url: str, mix: dict[str, dict], rounds: int, seed: int, latencies: dict[str, list[float]],
@@ -158,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         keys = Path(scratch) / "keys.txt"
         keys.write_text(KEY + "\n", encoding="utf-8")
         started = time.perf_counter()
-        with served(home, keys) as url:
+        with serving_in_process(home.root_path, keys, "--rate-limit", str(10**9)) as url:
             requests.get(f"{url}schema", headers={"APIKey": KEY}).raise_for_status()  # loads the cube
             print(f"Cube {cube} ({manifest['rows']:,} records, release {reference.label}) served in "
                   f"{time.perf_counter() - started:.1f} s from start\n")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nino_assets.paths import DEFAULT_HOME, NinoHome
@@ -40,6 +47,35 @@ def settings_from(arguments: argparse.Namespace) -> ServiceSettings:
     return ServiceSettings(service_root=home.service, api_keys_file=Path(keys), cell_limit=arguments.cell_limit,
                            rate_limit=arguments.rate_limit, rate_window_seconds=arguments.rate_window,
                            max_body_bytes=arguments.max_body_bytes)
+
+
+@contextmanager
+def serving_in_process(home: Path, api_keys: Path, *options: str) -> Iterator[str]:
+    """The service in a process of its own, started as `python -m nino_assets.service` on a free loopback port;
+    yields its base URL once it answers, and stops it at the end. For benchmarks and tests."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "nino_assets.service", "--home", str(home), "--port", str(port),
+                               "--api-keys", str(api_keys), *options],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/webapi/rest/v1/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}info", timeout=5)
+                break
+            except urllib.error.HTTPError:  # it answers (the refusal of a request without a key)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the query service did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def serve(arguments: argparse.Namespace) -> int:
