@@ -38,3 +38,4 @@ serve: $(BIN)/nino
 bench: $(BIN)/nino
 	$(BIN)/python -m nino_assets.benchmarks --keep $(CURDIR)/data/benchmark --per-partition
 	$(BIN)/python -m nino_assets.benchmarks.cell_key --warehouse $(CURDIR)/data/benchmark/warehouse/nino.duckdb
+	$(BIN)/python -m nino_assets.benchmarks.service --cube "$$(ls -d $(CURDIR)/data/benchmark/outputs/releases/*/service | tail -1)"
