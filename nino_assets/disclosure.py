@@ -148,6 +148,7 @@ def perturbed_counts(
 ) -> dg.MaterializeResult:
     quarters = quarters_of(context)
     with warehouse.transaction() as connection:
+        connection.execute(sql_text("ptable_row"))
         replace_partitions(
             connection,
             PERTURBED_COUNTS,

@@ -1,18 +1,15 @@
--- Perturbed counts: every cell of the cube perturbed by the cell key method, then rounded for the published tables.
--- A cell's row of the ptable is its pcv (its count, or for counts above the table's range a repeated row); its
--- column is its cell key reduced to the ptable's key range. Zero cells stay zero (no empty cell is stored, and row 0
--- of every ptable is zero). Neither the unperturbed count nor the cell key is carried on: with the public ptable,
--- either would give the noise away.
+-- Perturbed counts: every cell of the cube perturbed by the cell key method, then rounded for the published tables. A
+-- cell's row of the ptable is its pcv (sql/ptable_row.sql: its count, or above the table's range a repeated row); its
+-- column is its cell key reduced to the ptable's key range. Zero cells stay zero (no empty cell is stored, and row 0 of
+-- every ptable is zero). Neither the unperturbed count nor the cell key is carried on: with the public ptable, either
+-- would give the noise away.
 WITH rule AS (
-    SELECT max_pcv, repeat_period, key_range, max_pcv - repeat_period + 1 AS first_repeated_pcv
-    FROM reference.ptable_rule
+    SELECT max_pcv, repeat_period, key_range FROM reference.ptable_rule
 ),
 cells AS (
     SELECT
         counts.* EXCLUDE (cell_key),
-        CASE WHEN counts.registrations <= rule.max_pcv THEN counts.registrations
-             ELSE (counts.registrations - rule.first_repeated_pcv) % rule.repeat_period + rule.first_repeated_pcv
-        END AS pcv,
+        ptable_row(counts.registrations, rule.max_pcv, rule.repeat_period) AS pcv,
         counts.cell_key % rule.key_range AS ckey
     FROM stat.registration_counts AS counts, rule
     WHERE counts.quarter IN (SELECT unnest($quarters))

@@ -123,6 +123,7 @@ class CubeTables:
         label = self._ensure_grain(grain)
         cursor = self.connection.cursor()  # a connection of its own per request: concurrent readers
         try:
+            cursor.execute(sql_text("ptable_row"))  # a temporary macro: each connection defines its own
             cursor.register("code_classes", code_classes)
             cursor.register("class_items", class_items)
             return cursor.sql(sql_text("service/table_cells"),

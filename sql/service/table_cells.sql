@@ -1,11 +1,11 @@
--- The cells of one requested table, perturbed. Each field's finest codes are sorted into classes (codes that belong
--- to the same items of the request: `code_classes`), records are summed by class, and each class is counted in
--- every item it belongs to (`class_items`, totals included), so that a cell's count and key sum are exactly those of
--- its own records even when items overlap. Cells are read at the request's grain (`rollup_cells` of $grain): each
--- field at the coarsest level whose members its items are made of (codes are then that level's members), or summed
--- over when the request does not ask for it, as one class in one item.
--- Then the published tables' rule (sql/perturbed_counts.sql): pcv from the count, ckey = cell key modulo the
--- ptable's key range, perturbed value = count + pvalue. Only non-empty cells come back: an empty cell stays zero.
+-- The cells of one requested table, perturbed. Each field's finest codes are sorted into classes (codes that belong to
+-- the same items of the request: `code_classes`), records are summed by class, and each class is counted in every item
+-- it belongs to (`class_items`, totals included), so that a cell's count and key sum are exactly those of its own
+-- records even when items overlap. Cells are read at the request's grain (`rollup_cells` of $grain): each field at the
+-- coarsest level whose members its items are made of (codes are then that level's members), or summed over when the
+-- request does not ask for it, as one class in one item. Then the published tables' rule (sql/perturbed_counts.sql):
+-- pcv from the count (sql/ptable_row.sql), ckey = cell key modulo the ptable's key range, perturbed value = count +
+-- pvalue. Only non-empty cells come back: an empty cell stays zero.
 WITH quarter_classes AS (SELECT code, class FROM code_classes WHERE field = 'quarter'),
 nationality_classes AS (SELECT code, class FROM code_classes WHERE field = 'nationality'),
 age_classes AS (SELECT code, class FROM code_classes WHERE field = 'age'),
@@ -52,15 +52,12 @@ item_cells AS (
     GROUP BY ALL
 ),
 rule AS (
-    SELECT max_pcv, repeat_period, key_range, max_pcv - repeat_period + 1 AS first_repeated_pcv
-    FROM ptable_rule
+    SELECT max_pcv, repeat_period, key_range FROM ptable_rule
 ),
 keyed_cells AS (
     SELECT
         item_cells.* EXCLUDE (cell_key),
-        CASE WHEN item_cells.registrations <= rule.max_pcv THEN item_cells.registrations
-             ELSE (item_cells.registrations - rule.first_repeated_pcv) % rule.repeat_period + rule.first_repeated_pcv
-        END AS pcv,
+        ptable_row(item_cells.registrations, rule.max_pcv, rule.repeat_period) AS pcv,
         item_cells.cell_key % rule.key_range AS ckey
     FROM item_cells, rule
 )
