@@ -374,14 +374,19 @@ quarterly chart marks them:</p><ul>{breaks}</ul></section>
 <h3>Strengths</h3><ul><li>A count of every registration of an adult overseas national, quarterly since January 2002,
 from the administrative system that allocates the numbers, with geography down to the local authority.</li>
 <li>Published quarterly to a pre-announced timetable; the whole series is rebuilt by the same code each time.</li></ul>
-<h3>Limitations</h3><ul><li>A registration counts the arrival of a worker or claimant at the time they register,
-which can be months or years after arrival; it says nothing about how long they stay or whether they leave.</li>
-<li>People who do not work or claim benefits, and dependants, are not counted; nor are people who arrived before
-they were adults and already hold a number.</li>
+<h3>Limitations</h3><ul><li>Each count is of registrations: a person is counted when their NINo is registered,
+which can be weeks, months or in some cases years after they arrived in the UK. The statistics say nothing about how
+long people stay or whether they leave.</li>
+<li>Only adult overseas nationals who register for a NINo are counted: mostly people coming to work, and also those
+claiming benefits or tax credits, and dependants of visa holders who register (changes in how the Home Office
+requests NINos for dependants break the series; see the discontinuities above). People who already hold a NINo,
+such as those given one as children in the UK, are not counted.</li>
 <li>Counts are perturbed and rounded, so tables may not add to their totals and small changes may not be real.</li></ul>
-<h3>Comparisons with other migration sources</h3><ul><li>The Office for National Statistics' long-term
-international migration estimates measure migration of people staying at least 12 months, on a different basis;
-NINo registrations are not a measure of migration.</li>
+<h3>Comparisons with other migration sources</h3><ul><li>NINo registrations measure the in-flow of adult overseas
+nationals registering for a NINo, short-term and long-term stayers alike, including people already in the UK who
+had not needed a number before: one of several sources on migration. The Office for National Statistics'
+long-term international migration estimates count people staying at least 12 months, on a different basis, so the
+two are not directly comparable.</li>
 <li>Home Office visa statistics count permissions to enter; many visa holders never register for a NINo, and EU
 nationals arriving before 2021 needed no visa.</li></ul></section>
 <section aria-labelledby="about"><h2 id="about">About these statistics</h2>

@@ -33,8 +33,9 @@ NOTES = (
     ("Note 4", f"{NOT_AVAILABLE} means not available: the year begins before the series does (January 2002)."),
     ("Note 5", "Area is the area of the address recorded at registration. Overseas registration: an address "
                "outside the UK. Unknown: no address, or one that could not be matched to an area."),
-    ("Note 6", "World areas and subgroups of nationality follow DWP's groupings; EU membership is as at the date "
-               "of registration."),
+    ("Note 6", "World areas and subgroups of nationality follow DWP's present-day groupings, applied to every "
+               "quarter of the series so that it stays comparable: a country is shown in its group of today (for "
+               "example the European Union) whatever the date of registration, including quarters before it joined."),
 )
 
 

@@ -60,3 +60,15 @@ def test_a_change_with_its_reason_is_accepted(tmp_path):
                     "2026-Q3,2026-11-19,2026-06-01,Moved a week earlier: the pre-election period\n", encoding="utf-8")
     [release] = load_calendar(path)
     assert release.change_reason.startswith("Moved a week earlier")
+
+
+def test_the_teams_calendar_has_a_release_for_every_quarter_of_the_series():
+    """A newcomer can publish a release of any quarter of the series: every one has its pre-announced date, by the
+    rule (none of these departs from it) and announced 26 weeks ahead."""
+    from nino_assets.quarters import series_quarters
+
+    calendar = {release.reference: release for release in load_calendar(RELEASE_CALENDAR_FILE)}
+    for quarter in series_quarters(date.today()):
+        release = calendar[quarter]
+        assert release.release_date == rule_release_date(quarter) and not release.change_reason
+        assert (release.release_date - release.announced_on).days == 182
