@@ -1,16 +1,19 @@
-"""The `nino` command: generate synthetic scans, run the main job over the whole series, open the UI."""
+"""The `nino` command: generate synthetic scans, run the main job over the whole series, sign off and publish a
+release, open the UI, serve the released cubes."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import shlex
 import sys
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
-from nino_assets.paths import NinoHome
-from nino_assets.quarters import Quarter, quarters_between, series_quarters
+from nino_assets.paths import DEFAULT_HOME, NinoHome
+from nino_assets.quarters import SERIES_START, Quarter, quarters_between, series_quarters
 
 # The instance of the embedded default: SQLite storage under the data folder, and one writer at a time on the
 # DuckDB file: every asset that writes the warehouse is in the "warehouse" pool, whose limit is 1.
@@ -90,12 +93,12 @@ def _command_run(arguments: argparse.Namespace) -> int:
     result = run_main_job(home, dg.DagsterInstance.get(), quarters)
     succeeded = result.success
     print(f"The run {'succeeded' if succeeded else 'FAILED'} in {time.perf_counter() - started:.1f} s.")
-    failed_checks = sorted(f"{evaluation.asset_key.to_user_string()} / {evaluation.check_name}"
-                           for evaluation in result.get_asset_check_evaluations() if not evaluation.passed)
-    failed_steps = sorted(event.step_key for event in result.all_events if event.is_step_failure)
-    for label, names in (("Failed checks", failed_checks), ("Failed steps", failed_steps)):
-        if names:
-            print(f"{label}: {', '.join(names)}")
+    refused = print_failures(result)
+    if refused and quarters[0] != Quarter.containing(SERIES_START):
+        print(f"A release covers every quarter from {Quarter.containing(SERIES_START).label} to its reference quarter, "
+              "and the gate requires each of them checked in the warehouse: run the whole series (`nino run`) or a "
+              f"range from {Quarter.containing(SERIES_START).label} (`nino run --quarters "
+              f"{Quarter.containing(SERIES_START).label}..{quarters[-1].label}`).")
     release = home.outputs / "releases" / quarters[-1].label
     print(
         f"\nData folder:  {home.root_path}\n"
@@ -107,7 +110,93 @@ def _command_run(arguments: argparse.Namespace) -> int:
            if (release / "bulletin").exists() else "")
         + "Open the UI with `make ui` (dagster dev on http://127.0.0.1:3000) to see the assets, runs and checks."
     )
+    report = _qa_report_materialised(result)
+    if succeeded and report:
+        print_next_steps(home, *report)
     return 0 if succeeded else 1
+
+
+def _nino() -> str:
+    """How to call this `nino` in a printed command: the environment's own, relative to here if it is below."""
+    command = Path(sys.executable).with_name("nino")
+    try:
+        command = command.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return shlex.quote(str(command))
+
+
+def _home_prefix(home: NinoHome) -> str:
+    """`NINO_HOME=... ` when the data folder is not the default one here, so that a printed command acts on it."""
+    return "" if home.root_path == Path(DEFAULT_HOME).resolve() else f"NINO_HOME={shlex.quote(home.root)} "
+
+
+def _qa_report_materialised(result) -> tuple[str, Path, str] | None:
+    """The release, QA report and its SHA-256 that the run's `qa_report` materialised, if it did."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key.to_user_string() == "qa_report":
+            metadata = materialization.metadata
+            return (metadata["reference_quarter"].value, Path(metadata["report"].value),
+                    metadata["report_sha256"].value)
+    return None
+
+
+def print_next_steps(home: NinoHome, release: str, report: Path, report_sha256: str) -> None:
+    from nino_assets.release import ReleaseTimetable, _uk
+    from nino_assets.release_calendar import CalendarError
+
+    try:
+        release_at = f"from {_uk(ReleaseTimetable().release(Quarter.from_label(release)).release_at)}"
+    except CalendarError as error:
+        release_at = f"not yet: {error}"
+    nino = _home_prefix(home) + _nino()
+    print(
+        f"\nRelease {release} is built and waits for sign-off. Next:\n"
+        f"  1. Read its QA report: {report}\n"
+        f"     SHA-256: {report_sha256}\n"
+        f"  2. Sign it off, as the signatory who read it:\n"
+        f"     {nino} sign-off --release {release} --signatory NAME --role ROLE --report-sha256 {report_sha256}\n"
+        f"  3. Publish it ({release_at}):\n"
+        f"     {nino} publish --release {release}\n"
+        f"  4. Serve it (Stat-Xplore's Open Data API; the first start creates an API key file):\n"
+        f"     {nino} serve"
+    )
+
+
+def _root_cause(error):
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error
+
+
+def print_failures(result, file=None) -> bool:
+    """Print what stopped a run: each failed check with what it found, each failed step with its error's message
+    (a refusal's reasons in full). Whether a publication or release step was refused."""
+    refused = False
+    failed_checks = [evaluation for evaluation in result.get_asset_check_evaluations() if not evaluation.passed]
+    if failed_checks:
+        print("Failed checks:", file=file)
+    for evaluation in sorted(failed_checks, key=lambda item: (item.asset_key.to_user_string(), item.check_name)):
+        found = evaluation.description or "; ".join(
+            f"{key} {value.value}" for key, value in sorted(evaluation.metadata.items())
+            if isinstance(value.value, int | float | str))[:300]
+        print(f"  - {evaluation.asset_key.to_user_string()} / {evaluation.check_name}" + (f": {found}" if found else ""),
+              file=file)
+    failures = [event for event in result.all_events if event.is_step_failure]
+    if failures:
+        print("Failed steps:", file=file)
+    for event in failures:
+        error = event.event_specific_data.error if event.event_specific_data else None
+        cause = _root_cause(error) if error else None
+        refused = refused or bool(cause and cause.cls_name in ("PublicationRefused", "ReleaseRefused"))
+        message = (cause.message.strip() if cause else "") or "(no message)"
+        kind = f"{cause.cls_name}: " if cause and cause.cls_name else ""
+        named, _, rest = message.partition(": ")
+        if kind and named.split(".")[-1] == cause.cls_name:  # "package.module.Error: what" -> "what"
+            message = rest
+        print(f"  - {event.step_key}: {kind}{message}".replace("\n", "\n    "), file=file)
+    return refused
 
 
 def _command_sign_off(arguments: argparse.Namespace) -> int:
@@ -128,6 +217,72 @@ def _command_sign_off(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _now() -> datetime:
+    """The time `nino publish` goes by: the real time (there is no option to set it; tests replace this)."""
+    return datetime.now(timezone.utc)
+
+
+def _command_publish(arguments: argparse.Namespace) -> int:
+    """The `publication` job for one release, as the publication schedule starts it at 09:30 on release day: refused
+    before the release's time, without a current sign-off or unless the gate passes, as the job itself refuses."""
+    import dagster as dg
+
+    from nino_assets.definitions import build_definitions
+    from nino_assets.release import PUBLICATION_JOB, ReleaseTimetable
+
+    home = NinoHome.from_environment()
+    prepare_home(home)
+    reference = Quarter.from_label(arguments.release)
+    run_config = {"resources": {"release": {"config": {"reference_quarter": reference.label}}},
+                  "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if arguments.correction_reason:
+        run_config["ops"] = {"public_release": {"config": {"correction_reason": arguments.correction_reason}}}
+    job = build_definitions(home, release_timetable=ReleaseTimetable(now=_now().isoformat())).resolve_job_def(
+        PUBLICATION_JOB)
+    result = job.execute_in_process(instance=dg.DagsterInstance.get(), run_config=run_config,
+                                    tags={"nino/release": reference.label}, raise_on_error=False)
+    if not result.success:
+        print(f"Publication of {reference.label} refused:", file=sys.stderr)
+        print_failures(result, file=sys.stderr)
+        return 2
+    [materialization] = [event.step_materialization_data.materialization
+                         for event in result.get_asset_materialization_events()]
+    metadata = materialization.metadata
+    version = metadata["version"].value
+    print(f"{reference.label} is public as v{version}"
+          + ("" if metadata["new_version"].value else " (already published with this content: nothing new)")
+          + f": {metadata['folder'].value}\n"
+          f"The query service serves it from {home.service / reference.label / f'v{version}'}: "
+          f"{_home_prefix(home)}{_nino()} serve")
+    return 0
+
+
+def ensure_api_keys(arguments: argparse.Namespace) -> Path:
+    """The service's key file; on first start (no file yet) one is created with a new random key, readable by its
+    owner only (0600), and where it is is printed."""
+    from nino_assets.service.server import settings_from
+
+    path = settings_from(arguments).api_keys_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write("# API keys of the nino-stats query service, one a line; send one in the APIKey header.\n"
+                         f"# Created by `nino serve` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.\n"
+                         f"{secrets.token_hex(16)}\n")
+        print(f"Created the API key file {path} (mode 0600) with a new key: send it in the APIKey header.")
+    return path
+
+
+def _command_serve(arguments: argparse.Namespace) -> int:
+    from nino_assets.service.server import serve
+
+    ensure_api_keys(arguments)
+    sys.stdout.flush()
+    return serve(arguments)
+
+
 def _command_ui(arguments: argparse.Namespace) -> int:
     home = NinoHome.from_environment()
     prepare_home(home)
@@ -138,7 +293,7 @@ def _command_ui(arguments: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from nino_assets.service.server import add_serve_arguments, serve
+    from nino_assets.service.server import add_serve_arguments
     from nino_assets.synthetic import DEFAULT_SEED
 
     parser = argparse.ArgumentParser(prog="nino", description=__doc__)
@@ -159,6 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     sign_off_parser.add_argument("--report-sha256", required=True, help="the SHA-256 of the QA report signed")
     sign_off_parser.set_defaults(handler=_command_sign_off)
 
+    publish_parser = commands.add_parser("publish", help="make a signed-off release public (from its time on the "
+                                                         "release calendar, 09:30 UK time)")
+    publish_parser.add_argument("--release", required=True, help="the reference quarter, e.g. 2026-Q3")
+    publish_parser.add_argument("--correction-reason", default="",
+                                help="only for a correction of a release already public: why, for its revision note")
+    publish_parser.set_defaults(handler=_command_publish)
+
     ui_parser = commands.add_parser("ui", help="open the Dagster UI and daemon (dagster dev)")
     ui_parser.add_argument("--host", default="127.0.0.1")
     ui_parser.add_argument("--port", type=int, default=3000)
@@ -167,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="start the query service (Stat-Xplore's Open Data API) over "
                                                      "the released cubes")
     add_serve_arguments(serve_parser)
-    serve_parser.set_defaults(handler=serve)
+    serve_parser.set_defaults(handler=_command_serve)
 
     arguments = parser.parse_args(argv)
     return arguments.handler(arguments)
