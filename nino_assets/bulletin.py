@@ -300,7 +300,7 @@ def main_points(tables: ReleaseTables, reference: Quarter, year_before: Quarter,
 
 def _area_phrase(area: str) -> str:
     return {"European Union": "the European Union", "Rest of the World": "the rest of the world",
-            "Unknown": "unknown nationality"}.get(area, area)
+            "Other / unknown": "other or unknown nationalities"}.get(area, area)
 
 
 def _nationality_row(tables: ReleaseTables, name: str) -> tuple[str, ...]:

@@ -3,16 +3,19 @@
 The rules (`sql/registrations.sql`), in the order a record is tested against them; the first it breaks is its
 exclusion reason, counted per scan quarter in `stat.registration_exclusions`:
 
-1. the NINo is well formed (`nino_format`); 2. the nationality is not British; 3. the nationality code is known;
-4. sex is recorded; 5. the date of birth is recorded; 6. it is possible (not after registration, not over 100
-years before); 7. the person was 16 or over on the registration date; 8. the registration is not dated after the
-scan's quarter; 9. nor before the series starts; 10. it is the person's first registration meeting 1-9 (any other
-is a duplicate, including one already counted from an earlier scan).
+1. the NINo is well formed (`nino_format`); 2. the nationality is not British; 3. sex is recorded; 4. the person was
+16 or over on the registration date, where the age is known (the first age band's youngest age); 5. the
+registration is not dated after the scan's quarter; 6. nor before the series starts; 7. it is the person's first
+registration meeting 1-6 (any other is a duplicate, including one already counted from an earlier scan).
 
-Late registrations, dated in a quarter before their scan's, are counted, in the quarter of their registration date:
-they reach that quarter's figures in the first release after their scan arrives, as a revision. Their number by
-quarter is in each materialisation's metadata. De-duplication against earlier scans reads the registrations of
-earlier quarters already in the warehouse, so quarters are loaded in order: a single-run backfill does so at once.
+Unknowns are counted, as DWP counts them: a nationality code not recognised is counted under "Other / unknown", a
+date of birth missing or impossible (after registration, or over 100 years before) under age "Unknown".
+
+A registration is counted in its scan's quarter. A late registration (dated in a quarter before its scan's) is
+counted when it arrives, not in the quarter of its date, so that a published quarter never changes: DWP publishes
+no scheduled revisions. Their number by the quarter of their date is in each materialisation's metadata.
+De-duplication against earlier scans reads the registrations of earlier quarters already in the warehouse, so
+quarters are loaded in order: a single-run backfill does so at once.
 """
 
 import dagster as dg
@@ -46,19 +49,20 @@ REGISTRATIONS = Table(
         Column("record_key", "INTEGER", f"Record key for the cell key method, uniform in [0, {RECORD_KEY_RANGE}).",
                ((_RAW, "nino"),), nullable=False),
         Column("registration_date", "DATE", "Date of registration.", ((_RAW, "registration_date"),), nullable=False),
-        Column("registration_quarter", "VARCHAR", "Quarter of the registration date: the quarter it is counted in.",
-               ((_RAW, "registration_date"),), nullable=False),
-        Column("is_late_registration", "BOOLEAN", "Dated in a quarter before its scan's.",
+        Column("registration_quarter", "VARCHAR", "Quarter the registration is counted in: its scan's quarter (a late "
+               "registration is counted when it arrives, so that a published quarter never changes).",
+               ((_RAW, "scan_quarter"),), nullable=False),
+        Column("is_late_registration", "BOOLEAN", "Dated in a quarter before its scan's (counted in the scan's).",
                ((_RAW, "registration_date"), (_RAW, "scan_quarter")), nullable=False),
         Column("arrival_date", "DATE", "Declared date of arrival in the UK; null when not recorded.",
                ((_RAW, "arrival_date"),)),
-        Column("age", "INTEGER", "Age in completed years on the registration date.",
-               ((_RAW, "date_of_birth"), (_RAW, "registration_date")), nullable=False),
-        Column("age_band", "VARCHAR", "Published age band.", ((_RAW, "date_of_birth"), (_RAW, "registration_date"),
+        Column("age", "INTEGER", "Age in completed years on the registration date; null when the date of birth is "
+               "missing or impossible (age band \"Unknown\").", ((_RAW, "date_of_birth"), (_RAW, "registration_date"))),
+        Column("age_band", "VARCHAR", "Published age band (\"Unknown\" when the age is).", ((_RAW, "date_of_birth"), (_RAW, "registration_date"),
                (AGE_BANDS.name, "age_band")), nullable=False),
         Column("sex", "VARCHAR", "Sex as recorded: F or M.", ((_RAW, "sex"),), nullable=False),
-        Column("nationality_code", "VARCHAR", "ISO 3166-1 alpha-3 code of the nationality.", ((_RAW, "nationality"),),
-               nullable=False),
+        Column("nationality_code", "VARCHAR", "Nationality code as recorded: ISO 3166-1 alpha-3, or a code not "
+               "recognised (counted under \"Other / unknown\"); null when not recorded.", ((_RAW, "nationality"),)),
         Column("nationality", "VARCHAR", "DWP nationality label.", ((_RAW, "nationality"), (_NAT, "nationality")),
                nullable=False),
         Column("subgroup", "VARCHAR", "DWP subgroup, today's classification for every quarter.",
@@ -125,7 +129,7 @@ def classify_scans(connection, quarters) -> dict[str, object]:
     )
     late = dict(
         connection.execute(
-            f"SELECT registration_quarter, count(*) FROM {staged} "
+            f"SELECT format('{{}}-Q{{}}', year(registration_date), quarter(registration_date)), count(*) FROM {staged} "
             "WHERE exclusion_reason IS NULL AND is_late_registration GROUP BY ALL ORDER BY 1"
         ).fetchall()
     )
@@ -150,8 +154,9 @@ def classify_scans(connection, quarters) -> dict[str, object]:
     backfill_policy=single_run_backfill,
     description=(
         "The statistical record: de-duplicated registrations of adults (16 and over) of overseas nationality, "
-        "the NINo replaced by a keyed pseudonym and the date of birth by the age, each with a record key; "
-        "excluded records counted by reason in stat.registration_exclusions."
+        "unknown nationality and age counted, each in its scan's quarter; the NINo replaced by a keyed pseudonym "
+        "and the date of birth by the age, each with a record key; excluded records counted by reason in "
+        "stat.registration_exclusions."
     ),
     metadata={
         **REGISTRATIONS.definition_metadata(),

@@ -6,8 +6,8 @@ sex (each -> total) and geography (local authority -> region -> country -> total
 each quarter (the bulletin's headline period; the year to a fourth quarter is the calendar year).
 
 A partition of `registration_counts` is a quarter: its own cells and those of the year ending with it, so the
-year-ending cells read the three quarters before it too. Late registrations reach a quarter's cells when its counts
-are next materialised: the quarterly run refreshes the four quarters before the new one.
+year-ending cells read the three quarters before it too. A registration is counted in its scan's quarter (late
+ones included), so a new quarter's scan changes no cell of an earlier quarter.
 """
 
 import dagster as dg

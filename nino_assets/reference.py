@@ -36,7 +36,7 @@ NATIONALITIES = Table(
     name="nationalities",
     description="ISO countries with DWP's present-day nationality grouping and EU accession and exit dates.",
     columns=(
-        Column("iso_alpha3", "VARCHAR", "ISO 3166-1 alpha-3 code, as the scan records nationality; null for Unknown."),
+        Column("iso_alpha3", "VARCHAR", "ISO 3166-1 alpha-3 code, as the scan records nationality; null for Other / unknown."),
         Column("iso_alpha2", "VARCHAR", "ISO 3166-1 alpha-2 code."),
         Column("country_name", "VARCHAR", "Country name (CLDR)."),
         Column("nationality", "VARCHAR", "DWP nationality label, as published."),
@@ -71,8 +71,9 @@ AGE_BANDS = Table(
     name="age_bands",
     description="The published bands of age at registration, in completed years.",
     columns=(
-        Column("age_band", "VARCHAR", "Band label as published, e.g. '25-29' or '60 and over'.", nullable=False),
-        Column("min_age", "INTEGER", "Youngest age in the band.", nullable=False),
+        Column("age_band", "VARCHAR", "Band label as published, e.g. '25-29', '60 or over' or 'Unknown'.",
+               nullable=False),
+        Column("min_age", "INTEGER", "Youngest age in the band; null for 'Unknown'. The first band's is the adult age."),
         Column("max_age", "INTEGER", "Oldest age in the band; null for the open top band."),
         Column("sort_order", "INTEGER", "Order of the band in tables.", nullable=False),
     ),
@@ -198,7 +199,7 @@ PACKAGED_REFERENCES = (
     PackagedReference(
         AGE_BANDS,
         {"age_bands_csv": "age_bands.csv"},
-        TEAM_SOURCE + " Bands as in DWP's NINo tables.",
+        TEAM_SOURCE + " Stat-Xplore's NINo age bands.",
         "2026-11",
         "Changed in reference_data/age_bands.csv and nowhere else.",
     ),

@@ -211,7 +211,8 @@ def _previous_release_differences(home: NinoHome, reference: Quarter) -> list[st
     latest = previous[-1] / f"v{versions(previous[-1])[-1]}"
     changes, structural = table_changes(latest / "tables", home.working_release(reference.label) / "tables")
     return ([f"Against {previous[-1].name} v{versions(previous[-1])[-1]}: {len(changes)} cells of the same rows "
-             "and columns changed (revisions to earlier quarters, from late registrations)."]
+             "and columns changed (expected 0: there are no scheduled revisions, so a published quarter changes only "
+             "by a correction, which needs its reason)."]
             + [f"- {table}: {count} cells" for table, count in changes_by_table(changes).items()]
             + [f"- {item}" for item in structural[:20]])
 

@@ -50,11 +50,13 @@ def test_an_under_16_slipped_past_cleaning_fails_its_check_and_blocks_downstream
     real_sql_text = warehouse.sql_text
 
     def cleaning_without_the_age_rule(asset_name):
-        """The clean stage with a bug: the adult rule dropped, and children banded with the 16-17s."""
+        """The clean stage with a bug: the adult rule dropped, and children banded with the under-18s."""
         text = real_sql_text(asset_name)
         if asset_name == "registrations":
-            text = text.replace("WHEN age < 16 THEN", "WHEN false THEN")
-            text = text.replace("ON records.age BETWEEN", "ON greatest(records.age, 16) BETWEEN")
+            buggy = text.replace("WHEN age < adult_age THEN", "WHEN false THEN")
+            buggy = buggy.replace("ELSE records.age BETWEEN", "ELSE greatest(records.age, 16) BETWEEN")
+            assert buggy.count("WHEN false THEN") == 1 and "greatest(records.age, 16)" in buggy  # the bug is in
+            text = buggy
         return text
 
     monkeypatch.setattr("nino_assets.warehouse.sql_text", cleaning_without_the_age_rule)

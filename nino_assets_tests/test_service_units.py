@@ -31,7 +31,7 @@ MANIFEST = {
         "nationality": {"total": [member("Total", None)], "world_area": [member("European Union", "Total")],
                         "subgroup": [member("EU14", "European Union")],
                         "country": [member("France", "EU14"), member("Serbia & Montenegro", "EU14")]},
-        "age": {"total": [member("Total", None)], "band": [member("16-17", "Total"), member("60 and over", "Total")]},
+        "age": {"total": [member("Total", None)], "band": [member("Less than 18", "Total"), member("60 or over", "Total")]},
         "sex": {"total": [member("Total", None)],
                 "sex": [member("F", "Total", "Female"), member("M", "Total", "Male")]},
         "geography": {

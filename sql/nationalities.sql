@@ -1,7 +1,11 @@
 -- Nationalities: every ISO 3166-1 country with DWP's present-day grouping (country -> subgroup -> world area) and
--- its EU accession and exit dates, plus DWP's "Unknown". The grouping is applied to the whole series; membership at
+-- its EU accession and exit dates, plus DWP's "Other / unknown" (iso_alpha3 null): the item, at every level, of a
+-- nationality code not recognised and of a country DWP does not group. The grouping is applied to the whole series; membership at
 -- the date of registration is derived from the dates, never from the grouping.
-WITH countries AS (
+WITH other_or_unknown AS (
+    SELECT 'Other / unknown' AS label
+),
+countries AS (
     SELECT * FROM read_csv($countries_csv, header = true, all_varchar = true)
 ),
 dwp_groups AS (
@@ -26,22 +30,24 @@ grouped AS (
         labelled.iso_alpha3,
         labelled.iso_alpha2,
         labelled.country_name,
-        coalesce(labelled.dwp_nationality, 'Unknown') AS nationality,
+        -- DWP's classification lists "Unknown" as a nationality of its own: the same item
+        coalesce(nullif(labelled.dwp_nationality, 'Unknown'), other_or_unknown.label) AS nationality,
         CASE dwp_groups.sub_region
             WHEN 'European Union EU15' THEN 'EU14'
             WHEN 'European Union EU8' THEN 'EU8'
             WHEN 'European Union EU2' THEN 'EU2'
             WHEN 'European Union Other' THEN 'EU Other'
-            ELSE coalesce(dwp_groups.sub_region, 'Unknown')
+            ELSE coalesce(dwp_groups.sub_region, other_or_unknown.label)
         END AS subgroup,
-        coalesce(dwp_groups.world_region, 'Unknown') AS world_area,
+        coalesce(dwp_groups.world_region, other_or_unknown.label) AS world_area,
         labelled.eu_accession_date,
         labelled.eu_exit_date,
         labelled.iso_alpha3 = 'GBR' AS is_uk
     FROM countries_with_dwp_label AS labelled
     LEFT JOIN dwp_groups ON dwp_groups.nationality = labelled.dwp_nationality
+    CROSS JOIN other_or_unknown
 )
 SELECT * FROM grouped
 UNION ALL
-SELECT NULL, NULL, 'Unknown', 'Unknown', 'Unknown', 'Unknown', NULL, NULL, false
+SELECT NULL, NULL, label, label, label, label, NULL, NULL, false FROM other_or_unknown
 ORDER BY iso_alpha3 NULLS LAST

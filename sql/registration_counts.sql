@@ -1,7 +1,7 @@
 -- Registration counts: the count and cell key of every non-empty cell of every cross-classification of nationality
 -- (country, subgroup, world area, total) x age (band, total) x sex (each, total) x geography (local authority,
 -- region, country, total), for each quarter of the run and for the year to the end of each of those quarters.
--- A registration counts in the quarter of its registration date (late registrations included). A cell's count and
+-- A registration counts in its registration quarter, its scan's (late registrations included). A cell's count and
 -- record-key sum are exact sums over its records, so they are gathered once at the finest cells and summed up to
 -- every period and level: each cell's count and key are its own records', never built from perturbed values.
 -- Members are the integer ids of `reference.cube_dimensions`, so that the grouping works on small integers.
@@ -10,7 +10,8 @@ WITH members AS (
 ),
 finest_cells AS (
     SELECT
-        4 * year(registration_date) + quarter(registration_date) - 1 AS quarter_number,
+        4 * CAST(left(registration_quarter, 4) AS INTEGER) + CAST(right(registration_quarter, 1) AS INTEGER) - 1
+            AS quarter_number,
         nationality,
         age_band,
         sex,

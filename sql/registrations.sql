@@ -2,7 +2,11 @@
 -- Every raw record of the run's quarters comes out once, with `exclusion_reason` null when it is counted. A person is
 -- counted once: at their first registration that meets the definitions (earliest scan, then date, then record id);
 -- any other registration of the same NINo is a duplicate, including one already counted from an earlier scan.
--- Records dated in an earlier quarter than their scan are late registrations: counted, in their own quarter.
+-- Records dated in an earlier quarter than their scan are late registrations: counted in their scan's quarter, the
+-- quarter in which they reached the NINo system's records, so that a quarter once published never changes.
+-- Unknowns are counted, as DWP counts them: a nationality code not recognised under "Other / unknown", a date of
+-- birth missing or impossible under age "Unknown". Under-16s are excluded only when their age is known.
+-- The adult age is the first age band's youngest age (reference.age_bands).
 -- The NINo is replaced by its HMAC pseudonym; the date of birth is used for the age and not carried on.
 WITH scan_records AS (
     SELECT *
@@ -16,6 +20,9 @@ scan_quarter_bounds AS (
             AS quarter_start
     FROM (SELECT DISTINCT scan_quarter FROM scan_records)
 ),
+unknown_nationality AS (
+    SELECT * FROM reference.nationalities WHERE iso_alpha3 IS NULL
+),
 records_with_attributes AS (
     SELECT
         scan_records.scan_quarter,
@@ -27,20 +34,16 @@ records_with_attributes AS (
         scan_records.nationality AS nationality_code,
         regexp_full_match(coalesce(scan_records.nino, ''), $nino_regex) AS nino_is_valid,
         sha256($hmac_outer_key || unhex(sha256($hmac_inner_key || CAST(scan_records.nino AS BLOB)))) AS pseudonym,
-        scan_records.date_of_birth IS NOT NULL AS date_of_birth_recorded,
         -- completed years on the registration date; someone born on 29 February turns a year older on 1 March
         year(scan_records.registration_date) - year(scan_records.date_of_birth)
             - CASE WHEN strftime(scan_records.registration_date, '%m%d') < strftime(scan_records.date_of_birth, '%m%d')
-                   THEN 1 ELSE 0 END AS age,
-        format('{}-Q{}', year(scan_records.registration_date), quarter(scan_records.registration_date))
-            AS registration_quarter,
+                   THEN 1 ELSE 0 END AS age_from_date_of_birth,
         scan_records.registration_date < bounds.quarter_start AS is_late_registration,
         scan_records.registration_date >= bounds.quarter_start + INTERVAL 3 MONTH AS is_after_scan_quarter,
-        nationalities.iso_alpha3 IS NOT NULL AS nationality_is_known,
         coalesce(nationalities.is_uk, false) AS is_uk_national,
-        nationalities.nationality,
-        nationalities.subgroup,
-        nationalities.world_area,
+        coalesce(nationalities.nationality, unknown_nationality.nationality) AS nationality,
+        coalesce(nationalities.subgroup, unknown_nationality.subgroup) AS subgroup,
+        coalesce(nationalities.world_area, unknown_nationality.world_area) AS world_area,
         coalesce(
             nationalities.eu_accession_date <= scan_records.registration_date
             AND (nationalities.eu_exit_date IS NULL OR scan_records.registration_date <= nationalities.eu_exit_date),
@@ -49,6 +52,17 @@ records_with_attributes AS (
     FROM scan_records
     JOIN scan_quarter_bounds AS bounds USING (scan_quarter)
     LEFT JOIN reference.nationalities ON nationalities.iso_alpha3 = scan_records.nationality
+    CROSS JOIN unknown_nationality
+),
+adult_age AS (
+    SELECT min(min_age) AS adult_age FROM reference.age_bands
+),
+records_with_age AS (
+    SELECT
+        * EXCLUDE (age_from_date_of_birth),
+        -- a date of birth after the registration, or over 100 years before it, gives no age: "Unknown"
+        CASE WHEN age_from_date_of_birth BETWEEN 0 AND 100 THEN age_from_date_of_birth END AS age
+    FROM records_with_attributes
 ),
 records_under_definitions AS (
     SELECT
@@ -56,15 +70,13 @@ records_under_definitions AS (
         CASE
             WHEN NOT nino_is_valid THEN 'NINo malformed'
             WHEN is_uk_national THEN 'UK national'
-            WHEN NOT nationality_is_known THEN 'nationality code not recognised'
             WHEN sex IS NULL OR sex NOT IN ('F', 'M') THEN 'sex not recorded as F or M'
-            WHEN NOT date_of_birth_recorded THEN 'date of birth missing'
-            WHEN age < 0 OR age > 100 THEN 'date of birth impossible (after registration, or over 100 years before)'
-            WHEN age < 16 THEN 'aged under 16 at registration'
+            WHEN age < adult_age THEN format('aged under {} at registration', adult_age)
             WHEN is_after_scan_quarter THEN 'registration dated after the scan''s quarter'
             WHEN registration_date < DATE '2002-01-01' THEN 'registration dated before the series starts'
         END AS definition_exclusion
-    FROM records_with_attributes
+    FROM records_with_age
+    CROSS JOIN adult_age
 ),
 already_counted AS (
     SELECT DISTINCT pseudonym
@@ -90,7 +102,7 @@ SELECT
     CAST(('0x' || left(sha256($record_key_domain || records.pseudonym), 15)) AS BIGINT) % $record_key_range
         AS record_key,
     records.registration_date,
-    records.registration_quarter,
+    records.scan_quarter AS registration_quarter,
     records.is_late_registration,
     records.arrival_date,
     records.age,
@@ -108,4 +120,5 @@ SELECT
 FROM records_under_definitions AS records
 LEFT JOIN first_registrations USING (scan_quarter, line_number)
 LEFT JOIN reference.age_bands
-    ON records.age BETWEEN age_bands.min_age AND coalesce(age_bands.max_age, records.age)
+    ON CASE WHEN records.age IS NULL THEN age_bands.min_age IS NULL
+            ELSE records.age BETWEEN age_bands.min_age AND coalesce(age_bands.max_age, records.age) END

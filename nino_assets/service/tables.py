@@ -9,7 +9,7 @@ is an item and there is no total. Every cell, totals included, is perturbed from
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -32,13 +32,8 @@ ANNOTATIONS = {
          "the nearest 10. Totals are perturbed from their own records, so cells need not add up to them, and the "
          "same cell has the same value in every table.",
 }
-"""The database's annotations, in every response."""
-REVISED = "r"
-ITEM_ANNOTATIONS = {
-    REVISED: 'Figures marked "r" may have been revised since the previous release: each release counts the late '
-             "registrations of the four quarters before its reference quarter.",
-}
-REVISED_QUARTERS = 4
+"""The database's annotations, in every response. No item is marked "r": DWP publishes no scheduled revisions, and
+a registration is counted in its scan's quarter, so a published quarter never changes but by a correction."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +42,11 @@ class Item:
     labels: tuple[str, ...]
     codes: frozenset[int]
     is_total: bool = False
-    annotation_keys: tuple[str, ...] = ()
 
     def body(self) -> dict:
         if self.is_total:
             return {"type": "Total", "labels": ["Total"]}
-        body = {"type": "RecodeItem", "uris": list(self.uris), "labels": list(self.labels)}
-        return {**body, "annotationKeys": list(self.annotation_keys)} if self.annotation_keys else body
+        return {"type": "RecodeItem", "uris": list(self.uris), "labels": list(self.labels)}
 
 
 @dataclass(frozen=True)
@@ -86,21 +79,10 @@ def _strings(value: object, what: str) -> list[str]:
     return [_string(item, f"each of {what}") for item in value]
 
 
-def _annotated(field: Field, items: list[Item]) -> tuple[Item, ...]:
-    """Items of quarters the release may have revised (the four before its reference quarter) marked "r"."""
-    if field.spec.dimension != "quarter":
-        return tuple(items)
-    last = len(field.finest_codes) - 1
-    revised = frozenset(range(max(0, last - REVISED_QUARTERS), last))
-    return tuple(replace(item, annotation_keys=(REVISED,)) if item.codes & revised and not item.is_total else item
-                 for item in items)
-
-
 def _items(schema: Schema, field: Field, dimension_id: str, recode: object) -> tuple[Item, ...]:
     if recode is None:
-        return _annotated(field, [
-            Item((value.id,), (value.label,), value.codes)
-            for value in field.valuesets.get(dimension_id, field.valuesets[field.default_valueset])])
+        return tuple(Item((value.id,), (value.label,), value.codes)
+                     for value in field.valuesets.get(dimension_id, field.valuesets[field.default_valueset]))
     if not isinstance(recode, dict):
         raise BadRequest(f"the recode of {dimension_id} must be an object with a map and a total")
     groups, total = recode.get("map"), recode.get("total", False)
@@ -125,7 +107,7 @@ def _items(schema: Schema, field: Field, dimension_id: str, recode: object) -> t
                           frozenset().union(*(value.codes for value in values))))
     if total:
         items.append(Item((), ("Total",), frozenset().union(*(item.codes for item in items)), is_total=True))
-    return _annotated(field, items)
+    return tuple(items)
 
 
 def read_table_query(body: object, schema: Schema, cell_limit: int = DEFAULT_CELL_LIMIT) -> TableQuery:
@@ -264,7 +246,5 @@ def table_response(query: TableQuery, values: np.ndarray) -> dict:
         "fields": [{"uri": dimension.field.id, "label": dimension.field.spec.label,
                     "items": [item.body() for item in dimension.items]} for dimension in query.dimensions],
         "cubes": {measure: {"values": values.tolist(), "precision": 0} for measure in query.measures},
-        "annotationMap": {**ANNOTATIONS, **{key: text for key, text in ITEM_ANNOTATIONS.items()
-                                            if any(key in item.annotation_keys for dimension in query.dimensions
-                                                   for item in dimension.items)}},
+        "annotationMap": ANNOTATIONS,
     }

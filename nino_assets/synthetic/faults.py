@@ -39,7 +39,7 @@ class FaultRates:
     uk_national: float = 0.003
     """Nationality GBR: a UK national is not an overseas national."""
     registration_outside_quarter: float = 0.003
-    """A late registration, dated in one of the 1-4 previous quarters; otherwise valid (it belongs to that quarter)."""
+    """A late registration, dated in one of the 1-4 previous quarters; otherwise valid (counted in its scan's quarter)."""
     unknown_postcode: float = 0.003
     """A well-formed postcode missing from the lookup: unknown geography, not an exclusion. Like malformed postcodes,
     these are taken out of the unknown-geography share (`calibration.geography_excess`), not added on top."""
@@ -65,6 +65,10 @@ class FaultRates:
     def as_dict(self) -> dict[str, float]:
         return {field.name: getattr(self, field.name) for field in fields(self)}
 
+
+COUNTED_FAULTS = ("registration_outside_quarter", "unknown_nationality", "missing_date_of_birth",
+                  "impossible_date_of_birth")
+"""Faults the statistics still count, in the scan's quarter: late registrations, and unknowns in their own items."""
 
 DEFAULT_FAULT_RATES = FaultRates()
 NO_FAULTS = FaultRates(**{name: 0.0 for name in DEFAULT_FAULT_RATES.as_dict()})

@@ -6,8 +6,8 @@ calibrated volumes, so that every person in the series gets a distinct NINo with
 
 Records, before sorting by registration date:
 - valid: statistically valid registrations with a postcode in the lookup: the calibrated number for the quarter, less
-  the late registrations for it that the next four scans are expected to bring (the clean stage counts a late
-  registration in the quarter of its date), so that a quarter's count meets its target once those scans are in;
+  the faulty records the statistics still count in it (`COUNTED_FAULTS`: late registrations, counted in their scan's
+  quarter, and unknown nationalities and ages), so that a quarter's count meets its target;
 - outside UK local authorities: overseas addresses and records with no usable postcode (empty or not in the lookup);
 - faults (`FaultRates`): extra records, each a fresh person with exactly one fault, or a duplicate.
 """
@@ -38,6 +38,7 @@ from nino_assets.synthetic.calibration import (
     geography_excess,
 )
 from nino_assets.synthetic.faults import (
+    COUNTED_FAULTS,
     DEFAULT_FAULT_RATES,
     UK_NATIONALITY_CODE,
     UNKNOWN_NATIONALITY_CODES,
@@ -86,22 +87,15 @@ def _expected_records(quarter: Quarter, faults: FaultRates, volume_scale: float)
     return _target(quarter, volume_scale) * (1 + geography_excess(quarter)) / (1.0 - faults.total)
 
 
-def _late_registrations_due(quarter: Quarter, faults: FaultRates, volume_scale: float) -> int:
-    """Late registrations for `quarter` expected in the next four scans (each spreads its late ones evenly over the
-    four quarters before it)."""
-    later, expected = quarter, 0.0
-    for _ in range(4):
-        later = later.next()
-        expected += faults.registration_outside_quarter * _expected_records(later, faults, volume_scale) / 4
-    return round(expected)
+def _counted_faults_expected(quarter: Quarter, faults: FaultRates, volume_scale: float) -> int:
+    """Records of the quarter's scan with a fault that the statistics still count in the quarter."""
+    rate = sum(getattr(faults, name) for name in COUNTED_FAULTS)
+    return round(rate * _expected_records(quarter, faults, volume_scale))
 
 
 def scan_valid_count(quarter: Quarter, faults: FaultRates = DEFAULT_FAULT_RATES, volume_scale: float = 1.0) -> int:
-    """Statistically valid, LA-geocoded records dated in the quarter in its own scan.
-
-    Exact; a series must be generated with one set of fault rates for the late registrations to make up the rest.
-    """
-    return max(0, _target(quarter, volume_scale) - _late_registrations_due(quarter, faults, volume_scale))
+    """Statistically valid, LA-geocoded records dated in the quarter in its own scan, with every field known."""
+    return max(0, _target(quarter, volume_scale) - _counted_faults_expected(quarter, faults, volume_scale))
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,16 @@ nationality_columns AS (
         area.member_id,
         CASE area.level WHEN 'total' THEN 'All nationalities' WHEN 'world_area' THEN area.label
              ELSE parent.label || ': ' || area.label END AS column_label,
-        -- all nationalities first, then each world area followed by its subgroups, Unknown last
+        -- all nationalities first, then each world area followed by its subgroups, Other / unknown last
         row_number() OVER (ORDER BY area.level <> 'total',
                                     coalesce(CASE area.level WHEN 'subgroup' THEN parent.label END, area.label)
-                                        = 'Unknown',
+                                        = 'Other / unknown',
                                     coalesce(CASE area.level WHEN 'subgroup' THEN parent.label END, area.label),
                                     area.depth, area.label) AS column_order
     FROM stat.cube_dimensions AS area
     LEFT JOIN stat.cube_dimensions AS parent ON parent.member_id = area.parent_member_id
     WHERE area.dimension = 'nationality' AND area.level IN ('total', 'world_area', 'subgroup')
-      -- a world area with one subgroup of the same name (Unknown) needs no second column
+      -- a world area with one subgroup of the same name (Other / unknown) needs no second column
       AND NOT (area.level = 'subgroup' AND area.label = parent.label)
 ),
 published AS (

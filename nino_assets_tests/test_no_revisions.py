@@ -1,0 +1,50 @@
+"""No scheduled revisions: a later quarter's scan, late registrations and repeat NINos included, changes no cell of
+a quarter already counted, perturbed and published."""
+
+from nino_assets.definitions import WAREHOUSE_ASSETS
+from nino_assets.quarters import Quarter
+from nino_assets_tests.conftest import materialize_quarters, query
+from nino_assets_tests.pipeline_world import Record, write_lookup, write_records
+
+Q2, Q3 = Quarter(2026, 2), Quarter(2026, 3)
+SEXES_AND_NATIONALITIES = [("F", "POL"), ("M", "POL"), ("F", "IND"), ("M", "ROU"), ("F", "XXX")]
+
+
+def people(letter: str, count: int, registered: str) -> list[Record]:
+    return [Record(nino=f"A{letter}{number:06d}C", registration_date=registered,
+                   sex=SEXES_AND_NATIONALITIES[number % 5][0], nationality=SEXES_AND_NATIONALITIES[number % 5][1],
+                   date_of_birth="" if number % 7 == 0 else f"{1970 + number % 30}-05-17")
+            for number in range(count)]
+
+
+def cells_of(home, quarter: Quarter) -> list[tuple]:
+    """Every perturbed and published cell of the quarter and of the year ending with it."""
+    return query(home, "SELECT * FROM stat.perturbed_counts WHERE quarter = $quarter ORDER BY ALL",
+                 {"quarter": quarter.label})
+
+
+def test_releasing_2026_q3_after_2026_q2_changes_no_2026_q2_cell(nino_home):
+    write_lookup(nino_home)
+    write_records(nino_home, Q2, people("B", 60, "2026-05-12"))
+    assert materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q2]).success
+    released = cells_of(nino_home, Q2)
+
+    late = people("E", 12, "2026-06-03") + people("H", 6, "2026-02-20")  # dated in 2026-Q2 and 2026-Q1
+    repeated = [Record(nino="AB000001C", registration_date="2026-04-02")]  # counted in 2026-Q2 already
+    write_records(nino_home, Q3, people("K", 50, "2026-08-19") + late + repeated)
+    assert materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q3]).success
+
+    assert cells_of(nino_home, Q2) == released and len(released) > 100
+    # nor does counting both quarters again from every scan, as a backfill or a rebuilt release does
+    assert materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q2, Q3]).success
+    assert cells_of(nino_home, Q2) == released
+    # the late registrations are counted in the quarter they arrived in, and the repeat NINo is a duplicate
+    assert query(nino_home, "SELECT registration_quarter, is_late_registration, count(*) FROM stat.registrations "
+                 "WHERE scan_quarter = '2026-Q3' GROUP BY ALL ORDER BY ALL") == [
+        ("2026-Q3", False, 50), ("2026-Q3", True, 18)]
+    assert query(nino_home, "SELECT reason, records FROM stat.registration_exclusions WHERE scan_quarter = '2026-Q3'") \
+        == [("duplicate: NINo already registered", 1)]
+    [(total,)] = query(nino_home, "SELECT registrations FROM stat.registration_counts WHERE quarter = '2026-Q3' "
+                       "AND period_type = 'quarter' AND nationality_level = 'total' AND age_level = 'total' "
+                       "AND sex_level = 'total' AND geography_level = 'total'")
+    assert total == 68
