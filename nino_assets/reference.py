@@ -243,7 +243,8 @@ def release_calendar(warehouse: Warehouse) -> dg.MaterializeResult:
     releases = load_calendar(RELEASE_CALENDAR_FILE)
     result = _materialize_reference(
         warehouse, RELEASE_CALENDAR, {"release_calendar_csv": str(RELEASE_CALENDAR_FILE)},
-        _source_metadata(TEAM_SOURCE + " Dates by the rule of DESIGN.md section 6.", "2026-11", [RELEASE_CALENDAR_FILE]),
+        _source_metadata(TEAM_SOURCE + " Dates by the team's release rule (see release_calendar.py).", "2026-11",
+                         [RELEASE_CALENDAR_FILE]),
     )
     return dg.MaterializeResult(metadata={
         **result.metadata,

@@ -1,4 +1,4 @@
-"""The release calendar: when each quarter's statistics are published, by the rules of DESIGN.md section 6.
+"""The release calendar: when each quarter's statistics are published, by the team's release rules.
 
 A release covers data to the end of a quarter (its reference quarter) and is published at 09:30 (UK time) on the
 last Thursday of the second month after it: February, May, August, November; on the Thursday before when that week

@@ -47,3 +47,17 @@ def write_world(home: NinoHome, scans: dict[Quarter, list[Record]]) -> None:
     write_lookup(home)
     for quarter, records in scans.items():
         write_records(home, quarter, records)
+
+
+def cleaning_without_the_age_rule(real_sql_text):
+    """The clean stage with a bug, for tests of what catches it: the adult rule dropped, and children banded with
+    the under-18s. Fails loudly if the SQL no longer holds the lines the bug replaces."""
+    def sql_text(asset_name: str) -> str:
+        text = real_sql_text(asset_name)
+        if asset_name != "registrations":
+            return text
+        buggy = text.replace("WHEN age < adult_age THEN", "WHEN false THEN")
+        buggy = buggy.replace("ELSE records.age BETWEEN", "ELSE greatest(records.age, 16) BETWEEN")
+        assert buggy.count("WHEN false THEN") == 1 and "greatest(records.age, 16)" in buggy
+        return buggy
+    return sql_text

@@ -23,14 +23,14 @@ QUARTER_FIELD = "str:field:Ninos:F_NINO_QTR:QTR_NAME"
 NATIONALITY_FIELD, AGE_FIELD = "str:field:Ninos:V_F_NINOS:NEWNAT", "str:field:Ninos:V_F_NINOS:AGE_CODE"
 SEX_FIELD, GEOGRAPHY_FIELD = "str:field:Ninos:V_F_NINOS:CCSEX_CODE", "str:field:Ninos:V_F_NINOS:UK_COA"
 VALUESETS = {
-    ("nationality", "country"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT",
-    ("nationality", "subgroup"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT_SUBGROUP",
-    ("nationality", "world_area"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT_WORLD_AREA",
-    ("geography", "local_authority"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION",
+    ("nationality", "country"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_COUNTRY",
+    ("nationality", "subgroup"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_SUBGROUP",
+    ("nationality", "world_area"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_WORLD_AREA",
+    ("geography", "local_authority"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION_NI",
     ("geography", "region"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_REGION_TO_COUNTRY",
     ("geography", "country"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_COUNTRY_TO_UK",
-    ("age", "band"): "str:value:Ninos:V_F_NINOS:AGE_CODE:C_NINO_AGE",
-    ("sex", "sex"): "str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX",
+    ("age", "band"): "str:value:Ninos:V_F_NINOS:AGE_CODE:C_NINO_AGE_BAND",
+    ("sex", "sex"): "str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX",
 }
 
 

@@ -14,7 +14,7 @@ from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, JOURNEY_TO_QA, resou
 from nino_assets.expectations import load_suites, safe_observations
 from nino_assets.quarters import Quarter
 from nino_assets_tests.conftest import range_tags
-from nino_assets_tests.pipeline_world import Record, write_world
+from nino_assets_tests.pipeline_world import Record, cleaning_without_the_age_rule, write_world
 
 Q1 = Quarter(2002, 1)
 ADULTS = [Record(nino=f"AB{number:06d}C") for number in range(30)]
@@ -47,19 +47,7 @@ def test_every_expectation_is_a_blocking_check_that_passes_on_good_data(nino_hom
 
 def test_an_under_16_slipped_past_cleaning_fails_its_check_and_blocks_downstream(nino_home, monkeypatch):
     write_world(nino_home, {Q1: [*ADULTS, CHILD]})
-    real_sql_text = warehouse.sql_text
-
-    def cleaning_without_the_age_rule(asset_name):
-        """The clean stage with a bug: the adult rule dropped, and children banded with the under-18s."""
-        text = real_sql_text(asset_name)
-        if asset_name == "registrations":
-            buggy = text.replace("WHEN age < adult_age THEN", "WHEN false THEN")
-            buggy = buggy.replace("ELSE records.age BETWEEN", "ELSE greatest(records.age, 16) BETWEEN")
-            assert buggy.count("WHEN false THEN") == 1 and "greatest(records.age, 16)" in buggy  # the bug is in
-            text = buggy
-        return text
-
-    monkeypatch.setattr("nino_assets.warehouse.sql_text", cleaning_without_the_age_rule)
+    monkeypatch.setattr("nino_assets.warehouse.sql_text", cleaning_without_the_age_rule(warehouse.sql_text))
     instance = dg.DagsterInstance.ephemeral()
     result = run_everything(nino_home, instance)
 

@@ -8,7 +8,7 @@ from nino_assets import warehouse
 from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, JOURNEY_TO_QA, resources
 from nino_assets.quarters import Quarter
 from nino_assets_tests.conftest import query, range_tags
-from nino_assets_tests.pipeline_world import Record, write_world
+from nino_assets_tests.pipeline_world import Record, cleaning_without_the_age_rule, write_world
 
 Q1, Q2 = Quarter(2002, 1), Quarter(2002, 2)
 ADULTS = {quarter: [Record(nino=f"A{letter}{number:06d}C", registration_date=f"{quarter.start:%Y-%m}-11")
@@ -34,21 +34,11 @@ def refusal(result) -> str:
     return failure.event_specific_data.error.cause.message
 
 
-def without_the_age_rule(real_sql_text):
-    def sql_text(asset_name):
-        text = real_sql_text(asset_name)
-        if asset_name == "registrations":
-            text = text.replace("WHEN age < 16 THEN", "WHEN false THEN")
-            text = text.replace("ON records.age BETWEEN", "ON greatest(records.age, 16) BETWEEN")
-        return text
-    return sql_text
-
-
 def test_a_failed_check_blocks_publication_in_later_runs_until_the_data_is_fixed(nino_home, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     write_world(nino_home, {Q1: ADULTS[Q1], Q2: [*ADULTS[Q2], CHILD]})
     with monkeypatch.context() as patched:
-        patched.setattr("nino_assets.warehouse.sql_text", without_the_age_rule(warehouse.sql_text))
+        patched.setattr("nino_assets.warehouse.sql_text", cleaning_without_the_age_rule(warehouse.sql_text))
         first = run(nino_home, instance)
     assert not first.success
     assert not {e.check_name: e for e in first.get_asset_check_evaluations()}["adults_only"].passed

@@ -4,6 +4,7 @@ the service run by uvicorn on loopback. The PyPI `statxplore` client talks to it
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 import time
@@ -23,13 +24,14 @@ from nino_assets.disclosure import DisclosureControl
 from nino_assets.paths import NinoHome
 from nino_assets.publication import write_service_cube
 from nino_assets.quarters import Quarter, quarters_between
-from nino_assets.service.app import ServiceSettings
+from nino_assets.service.app import JSON_MEDIA_TYPE, ServiceSettings
 from nino_assets.service.server import serving_in_process
 from nino_assets.supplementary_tables import LAYOUTS, build_table
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 from nino_assets_tests.conftest import query, range_tags
 from nino_assets_tests.service_client import (
     AGE_FIELD,
+    VALUESETS,
     DATABASE,
     GEOGRAPHY_FIELD,
     MEASURE,
@@ -191,7 +193,7 @@ def test_the_client_walks_the_schema_from_the_root_to_every_value(session, world
     assert [values[quarter_value(quarter)] for quarter in QUARTERS] == [quarter.label for quarter in QUARTERS]
     assert values[region_value("E12000007")] == "London"
     assert values[la_value("OVERSEAS")] == "Overseas registration" and values[la_value("UNKNOWN")] == "Unknown"
-    assert values["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"] == "Female"
+    assert values["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:F"] == "Female"
     assert values[band_value("60 or over")] == "60 or over"
     # a value node has no children
     value_id = quarter_value(QUARTERS[0])
@@ -246,6 +248,113 @@ def test_a_field_without_a_recode_lists_its_finest_values_and_a_valueset_its_own
     assert [item["labels"] for item in body["fields"][0]["items"]] == [[region["label"]] for region in regions]
 
 
+# --- a query copied from a DWP Stat-Xplore session -----------------------------------------------------------
+
+def test_dwp_valueset_ids_give_the_numbers_of_their_fields(session, world):
+    """DWP's valueset ids, as queries written for the real NINo database name them, list the same items with the
+    same numbers as their fields do."""
+    for field, valueset in ((GEOGRAPHY_FIELD, "str:valueset:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION_NI"),
+                            (NATIONALITY_FIELD, "str:valueset:Ninos:V_F_NINOS:NEWNAT:C_NINO_COUNTRY"),
+                            (AGE_FIELD, "str:valueset:Ninos:V_F_NINOS:AGE_CODE:C_NINO_AGE_BAND"),
+                            (SEX_FIELD, "str:valueset:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX")):
+        by_field, by_valueset = table(session, [field]), table(session, [valueset])
+        assert by_field["fields"][0]["items"] == by_valueset["fields"][0]["items"]
+        assert decoded(by_field) == decoded(by_valueset) and sum(decoded(by_field).values()) > 0
+        assert all(uri.startswith(valueset.replace("str:valueset:", "str:value:") + ":")
+                   for item in by_field["fields"][0]["items"] for uri in item["uris"])
+
+
+def test_a_query_body_with_dwp_ids_runs_unchanged(base_url, world):
+    westminster = "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION_NI:E09000033"
+    london = "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_REGION_TO_COUNTRY:E12000007"
+    india = "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_COUNTRY:INDIA"
+    body = {
+        "database": "str:database:Ninos",
+        "measures": ["str:count:Ninos:V_F_NINOS"],
+        "recodes": {
+            "str:field:Ninos:V_F_NINOS:UK_COA": {"map": [[westminster], [london]], "total": True},
+            "str:field:Ninos:V_F_NINOS:NEWNAT": {"map": [[india]], "total": False},
+            "str:field:Ninos:V_F_NINOS:AGE_CODE": {"map": [
+                ["str:value:Ninos:V_F_NINOS:AGE_CODE:C_NINO_AGE_BAND:25_29"],
+                ["str:value:Ninos:V_F_NINOS:AGE_CODE:C_NINO_AGE_BAND:30_34"]], "total": False},
+            "str:field:Ninos:V_F_NINOS:CCSEX_CODE": {"map": [
+                ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:F"],
+                ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:M"]], "total": True},
+        },
+        "dimensions": [["str:field:Ninos:V_F_NINOS:UK_COA"], ["str:field:Ninos:V_F_NINOS:NEWNAT"],
+                       ["str:field:Ninos:V_F_NINOS:AGE_CODE"], ["str:field:Ninos:V_F_NINOS:CCSEX_CODE"]],
+    }
+    answer = post_table(base_url, body)
+    assert answer.status_code == 200, answer.text
+    cells = decoded(answer.json())
+    records = world.records
+    areas = {"Westminster": ["E09000033"], "London": world.local_authorities_of("E12000007"),
+             "Total": world.local_authorities_of("E12000007")}
+    sexes = {"Female": ["F"], "Male": ["M"], "Total": ["F", "M"]}
+    assert len(cells) == 3 * 1 * 2 * 3
+    for (area, nationality, band, sex), value in cells.items():
+        assert nationality == "India"
+        assert value == recount(records.filter(pl.col("local_authority").is_in(areas[area]),
+                                               pl.col("nationality") == "India", pl.col("age_band") == band,
+                                               pl.col("sex").is_in(sexes[sex])))
+    assert sum(cells.values()) > 0
+
+
+def test_answers_carry_stat_xplore_media_type_and_table_rate_headers(base_url):
+    body = {"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]]}
+    first, second = post_table(base_url, body), post_table(base_url, body)
+    info = requests.get(base_url + "info", headers={"APIKey": KEYS[1]})
+    for answer in (first, second, info):
+        assert answer.headers["content-type"] == "application/json;charset=UTF-8"
+    for answer in (first, second):
+        for header in ("X-RateLimit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+            assert answer.headers[f"{header}-Table"] == answer.headers[header]
+    assert int(second.headers["X-RateLimit-Remaining-Table"]) == int(first.headers["X-RateLimit-Remaining-Table"]) - 1
+    assert "X-RateLimit-Table" not in info.headers and "X-RateLimit" in info.headers
+
+
+def test_null_or_absent_recodes_are_echoed_as_sent(base_url):
+    body = {"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]]}
+    with_null = post_table(base_url, {**body, "recodes": None}).json()
+    assert list(with_null["query"]) == ["database", "measures", "recodes", "dimensions"]
+    assert with_null["query"]["recodes"] is None
+    without = post_table(base_url, body).json()
+    assert list(without["query"]) == ["database", "measures", "dimensions"]
+    assert without["cubes"] == with_null["cubes"]
+
+
+def test_a_recode_keyed_by_a_valueset_id_is_honoured_and_two_keys_for_one_field_refused(base_url, world):
+    female = f"{VALUESETS['sex', 'sex']}:F"
+    valueset = "str:valueset:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX"
+    body = {"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
+            "recodes": {valueset: {"map": [[female]], "total": True}}}
+    answer = post_table(base_url, body).json()
+    assert [item["labels"] for item in answer["fields"][0]["items"]] == [["Female"], ["Total"]]
+    assert decoded(answer) == {("Female",): recount(world.records.filter(pl.col("sex") == "F")),
+                               ("Total",): recount(world.records.filter(pl.col("sex") == "F"))}
+    both = {**body, "recodes": {valueset: {"map": [[female]]}, SEX_FIELD: {"map": [[female]]}}}
+    refused = assert_error(post_table(base_url, both), 422, "badRequest")
+    assert valueset in refused["message"] and SEX_FIELD in refused["message"]
+
+
+def test_a_deeply_nested_body_is_a_422_and_the_connection_still_answers(base_url):
+    url = requests.utils.urlparse(base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    headers = {"APIKey": KEYS[1], "Content-Type": "application/json"}
+    try:
+        connection.request("POST", f"{url.path}table", body="[" * 200_000 + "]" * 200_000, headers=headers)
+        nested = connection.getresponse()
+        body = json.loads(nested.read())
+        assert (nested.status, body["errorType"]) == (422, "badRequest") and "nested" in body["message"]
+        assert nested.getheader("content-type") == JSON_MEDIA_TYPE
+        connection.request("POST", f"{url.path}table", headers=headers, body=json.dumps(
+            {"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]]}))
+        after = connection.getresponse()
+        assert after.status == 200 and len(json.loads(after.read())["fields"][0]["items"]) == 2
+    finally:
+        connection.close()
+
+
 # --- consistency ------------------------------------------------------------------------------------------------
 
 LEVELS = {"nationality": ("country", "subgroup", "world_area"), "geography": ("local_authority", "region", "country")}
@@ -285,8 +394,8 @@ def test_every_cell_equals_the_warehouse_perturbed_cell(session, world, national
         NATIONALITY_FIELD: {"map": [*([member_value("nationality", nationality_level, code)]
                                       for code in chosen["nationality"]), *others["nationality"]], "total": True},
         AGE_FIELD: {"map": [[band_value(band["code"])] for band in manifest["age"]["band"]], "total": True},
-        SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"],
-                            ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:M"]], "total": True},
+        SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:F"],
+                            ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:M"]], "total": True},
         GEOGRAPHY_FIELD: {"map": [*([member_value("geography", geography_level, code)]
                                     for code in chosen["geography"]), *others["geography"]], "total": True},
     }
@@ -340,8 +449,8 @@ def test_the_same_cell_has_the_same_value_in_any_table_order_or_recode(session, 
     london = world.local_authorities_of("E12000007")
     regions = table(session, [GEOGRAPHY_FIELD, SEX_FIELD], {GEOGRAPHY_FIELD: {"map": [
         [region_value(member["code"])] for member in world.manifest["dimensions"]["geography"]["region"]],
-        "total": True}, SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"],
-                                             ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:M"]], "total": True}})
+        "total": True}, SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:F"],
+                                             ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:M"]], "total": True}})
     # the other order, a subset, and London as the custom group of all its local authorities
     reordered = table(session, [SEX_FIELD, QUARTER_FIELD, GEOGRAPHY_FIELD], {
         QUARTER_FIELD: {"map": [[quarter_value(quarter) for quarter in QUARTERS]], "total": False},
@@ -355,7 +464,8 @@ def test_the_same_cell_has_the_same_value_in_any_table_order_or_recode(session, 
                                                                                           london_group] > 0
     # the national total, asked for as a total of regions and as a total of sexes, is one cell
     sexes = decoded(table(session, [SEX_FIELD], {SEX_FIELD: {"map": [
-        ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"], ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:M"]],
+        ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:F"],
+        ["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:M"]],
         "total": True}}))
     assert by_region["Total", "Total"] == sexes["Total",] == recount(world.records)
 
@@ -461,7 +571,7 @@ def test_a_quarter_after_the_release_is_invisible_and_refused_even_when_the_file
 def assert_error(response: requests.Response, status: int, error_type: str) -> dict:
     body = response.json()
     assert (response.status_code, list(body), body["errorType"]) == (status, ["message", "errorType"], error_type)
-    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-type"] == JSON_MEDIA_TYPE
     assert "Traceback" not in response.text and 'File "' not in response.text
     return body
 
@@ -501,7 +611,7 @@ def post_table(url: str, body, **kwargs) -> requests.Response:
     ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
       "recodes": {SEX_FIELD: {"map": [], "total": True}}}, 422, "badRequest"),
     ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
-      "recodes": {SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:F"]], "total": "yes"}}},
+      "recodes": {SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:F"]], "total": "yes"}}},
      422, "badRequest"),
     ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
       "recodes": {AGE_FIELD: {"map": [[band_value("Less than 18")]]}}}, 422, "badRequest"),
@@ -512,7 +622,7 @@ def post_table(url: str, body, **kwargs) -> requests.Response:
     ({"database": DATABASE, "measures": [MEASURE], "dimensions": [["str:field:Ninos:V_F_NINOS:NOSUCH"]]},
      400, "unknownId"),
     ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
-      "recodes": {SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_SEX:X"]]}}}, 400, "unknownId"),
+      "recodes": {SEX_FIELD: {"map": [["str:value:Ninos:V_F_NINOS:CCSEX_CODE:C_NINO_CCSEX:X"]]}}}, 400, "unknownId"),
     ({"database": DATABASE, "measures": [MEASURE], "dimensions": [[SEX_FIELD]],
       "recodes": {SEX_FIELD: {"map": [[band_value("Less than 18")]]}}}, 422, "badRequest"),
 ])

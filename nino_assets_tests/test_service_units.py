@@ -16,7 +16,7 @@ from nino_assets.service.schema import build_schema, node_body
 from nino_assets.service.tables import DEFAULT_CELL_LIMIT, grain_label, grain_of, membership_tables, read_table_query
 
 GEOGRAPHY = "str:field:Ninos:V_F_NINOS:UK_COA"
-LA = "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION"
+LA = "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION_NI"
 REGION = "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_REGION_TO_COUNTRY"
 QUARTER = "str:field:Ninos:F_NINO_QTR:QTR_NAME"
 
@@ -65,8 +65,8 @@ def test_every_id_follows_stat_xplore_grammar_and_dwp_ids(schema):
     for node in schema.nodes.values():
         assert re.fullmatch(ID_GRAMMAR[node.type], node.id), node.id
         assert all(child in schema.nodes for child in node.children)
-    assert "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_NEWNAT:SERBIA_MONTENEGRO" in schema.nodes
-    assert "str:value:Ninos:V_F_NINOS:AGE_CODE:C_NINO_AGE:60_AND_OVER" in schema.nodes
+    assert "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_COUNTRY:SERBIA_MONTENEGRO" in schema.nodes
+    assert "str:value:Ninos:V_F_NINOS:AGE_CODE:C_NINO_AGE_BAND:60_OR_OVER" in schema.nodes
     assert schema.nodes[f"{LA}:OVERSEAS"].label == "Overseas registration"
     body = node_body(schema, "str:database:Ninos", "http://host/webapi/rest/v1/")
     assert list(body) == ["id", "label", "location", "type", "children"]

@@ -53,9 +53,14 @@ class RateState:
     reset_ms: int
     """When the current window ends, in milliseconds since the epoch."""
 
-    def headers(self) -> dict[str, str]:
-        return {"X-RateLimit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
-                "X-RateLimit-Reset": str(self.reset_ms)}
+    def headers(self, suffix: str = "") -> dict[str, str]:
+        """Stat-Xplore's rate headers; `/table` answers carry them again with the suffix `-Table` (one limit here
+        counts every request, tables included)."""
+        return {f"X-RateLimit{suffix}": str(self.limit), f"X-RateLimit-Remaining{suffix}": str(self.remaining),
+                f"X-RateLimit-Reset{suffix}": str(self.reset_ms)}
+
+    def table_headers(self) -> dict[str, str]:
+        return self.headers() | self.headers("-Table")
 
     def body(self) -> dict:
         return {"remaining": self.remaining, "reset": self.reset_ms, "limit": self.limit}

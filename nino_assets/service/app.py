@@ -42,6 +42,8 @@ from nino_assets.service.tables import (
 
 BASE_PATH = "/webapi/rest/v1"
 DEFAULT_MAX_BODY_BYTES = 1_000_000
+JSON_MEDIA_TYPE = "application/json;charset=UTF-8"
+"""As Stat-Xplore labels its answers."""
 INFO = {"languages": [{"locale": "en", "displayName": "English"}]}
 LOGGER = logging.getLogger(__name__)
 
@@ -62,10 +64,11 @@ def _encoded(body: object) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-def _json(body: object, state: RateState | None = None, status: int = 200) -> Response:
+def _json(body: object, state: RateState | None = None, status: int = 200,
+          headers: dict[str, str] | None = None) -> Response:
     """A JSON response (of a body, or of one already encoded) with the key's rate headers."""
     return Response(body if isinstance(body, str) else _encoded(body), status_code=status,
-                    media_type="application/json", headers=state.headers() if state else None)
+                    media_type=JSON_MEDIA_TYPE, headers=headers or (state.headers() if state else None))
 
 
 async def _body(request: Request, limit: int) -> object:
@@ -83,6 +86,8 @@ async def _body(request: Request, limit: int) -> object:
         return json.loads(b"".join(chunks))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BadRequest(f"the request body is not valid JSON ({type(error).__name__})") from None
+    except RecursionError:
+        raise BadRequest("the request body is nested too deeply to be a table query") from None
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -157,7 +162,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             cells = tables.perturbed_cells(*membership_tables(query, schema, grain), grain)
             return _encoded(table_response(query, cell_values(query, cells)))
 
-        return _json(await run_in_threadpool(answer), state)
+        return _json(await run_in_threadpool(answer), headers=state.table_headers())
 
     for path in (f"{BASE_PATH}/table", f"{BASE_PATH}/table/"):
         app.add_api_route(path, table, methods=["POST"])

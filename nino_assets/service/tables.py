@@ -58,7 +58,7 @@ class Dimension:
 @dataclass(frozen=True)
 class TableQuery:
     echo: dict
-    """The request as understood: database, measures, recodes, dimensions (always these 4 keys)."""
+    """The request as understood: database, measures, recodes (as sent, when sent) and dimensions."""
     measures: tuple[str, ...]
     dimensions: tuple[Dimension, ...]
 
@@ -110,6 +110,24 @@ def _items(schema: Schema, field: Field, dimension_id: str, recode: object) -> t
     return tuple(items)
 
 
+def _recodes_by_field(recodes: object, schema: Schema) -> dict[str, tuple[str, object]]:
+    """The recodes by the id of the field each is for, keyed as Stat-Xplore allows: by the field's id or by one of
+    its valuesets' ids. Two recodes of one field are refused, naming both keys."""
+    if recodes is None:
+        return {}
+    if not isinstance(recodes, dict):
+        raise BadRequest("recodes must be an object keyed by field id, or null")
+    by_field: dict[str, tuple[str, object]] = {}
+    for key, recode in recodes.items():
+        owner = schema.field_of(key)
+        if owner is None:
+            raise UnknownId(f"unknown field id: {key}")
+        if owner.id in by_field:
+            raise BadRequest(f"{by_field[owner.id][0]} and {key} both recode {owner.id}; give one")
+        by_field[owner.id] = (key, recode)
+    return by_field
+
+
 def read_table_query(body: object, schema: Schema, cell_limit: int = DEFAULT_CELL_LIMIT) -> TableQuery:
     """A request body checked against the schema: 422 for a malformed query, 400 for an id the schema lacks, and the
     cell limit before anything is counted."""
@@ -126,11 +144,7 @@ def read_table_query(body: object, schema: Schema, cell_limit: int = DEFAULT_CEL
             raise UnknownId(f"unknown measure id: {measure}")
     if len(set(measures)) != len(measures):
         raise BadRequest("a measure is asked for twice")
-    recodes = body.get("recodes")
-    if recodes is None:
-        recodes = {}
-    if not isinstance(recodes, dict):
-        raise BadRequest("recodes must be an object keyed by field id, or null")
+    recodes = _recodes_by_field(body.get("recodes"), schema)
     raw_dimensions = body.get("dimensions")
     if not isinstance(raw_dimensions, list):
         raise BadRequest("dimensions must be a list of one-element lists of field ids")
@@ -147,16 +161,15 @@ def read_table_query(body: object, schema: Schema, cell_limit: int = DEFAULT_CEL
         if field.id in seen:
             raise BadRequest(f"{field.id} is asked for twice")
         seen.add(field.id)
-        recode = recodes.get(dimension_id, recodes.get(field.id))
+        _, recode = recodes.get(field.id, (None, None))
         dimensions.append(Dimension(field, _items(schema, field, dimension_id, recode)))
-    for recoded in recodes:
-        owner = schema.field_of(_string(recoded, "a recode's key"))
-        if owner is None:
-            raise UnknownId(f"unknown field id: {recoded}")
-        if owner.id not in seen:
-            raise BadRequest(f"{recoded} is recoded but is not one of the dimensions")
-    query = TableQuery({"database": database, "measures": measures, "recodes": recodes,
-                        "dimensions": raw_dimensions}, tuple(measures), tuple(dimensions))
+    for field_id, (key, _) in recodes.items():
+        if field_id not in seen:
+            raise BadRequest(f"{key} is recoded but is not one of the dimensions")
+    # the echo keeps `recodes` as sent: null stays null, and a request without it gets none back
+    echo = {"database": database, "measures": measures} | (
+        {"recodes": body["recodes"]} if "recodes" in body else {}) | {"dimensions": raw_dimensions}
+    query = TableQuery(echo, tuple(measures), tuple(dimensions))
     if query.cells > cell_limit:
         raise CellLimitExceeded(f"the table would have {query.cells:,} cells; the limit is {cell_limit:,}")
     return query

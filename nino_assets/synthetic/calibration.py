@@ -21,7 +21,7 @@ FIRST_QUARTER = Quarter.containing(SERIES_START)
 # Share of a calendar year's registrations in each quarter. Registrations peak in the autumn and winter (students,
 # the seasonal work that ends in September) and dip in spring and summer.
 _USUAL_SEASON = (0.26, 0.24, 0.23, 0.27)
-# Years whose quarters moved for a known reason (DESIGN 2a's discontinuities).
+# Years whose quarters moved for a known reason (the series' known discontinuities).
 _SEASON_BY_YEAR: dict[int, tuple[float, float, float, float]] = {
     2004: (0.19, 0.23, 0.28, 0.30),  # EU8 accession on 1 May
     2014: (0.27, 0.21, 0.24, 0.28),  # end of EU2 restrictions in January; recording change lowers the spring
