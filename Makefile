@@ -35,7 +35,11 @@ ui: $(BIN)/nino
 serve: $(BIN)/nino
 	$(BIN)/nino serve --home $(NINO_HOME)
 
+# The yardstick for speed: the essential work of a backfill as bare DuckDB, kept by the team beside the project.
+FLOOR_SCRIPT ?= $(wildcard $(CURDIR)/../shared/bench/floor.sh)
+
 bench: $(BIN)/nino
-	$(BIN)/python -m nino_assets.benchmarks --keep $(CURDIR)/data/benchmark --per-partition
+	$(BIN)/python -m nino_assets.benchmarks --keep $(CURDIR)/data/benchmark --per-partition \
+		$(if $(FLOOR_SCRIPT),--floor-script $(FLOOR_SCRIPT))
 	$(BIN)/python -m nino_assets.benchmarks.cell_key --warehouse $(CURDIR)/data/benchmark/warehouse/nino.duckdb
 	$(BIN)/python -m nino_assets.benchmarks.service --cube "$$(ls -d $(CURDIR)/data/benchmark/outputs/releases/*/service | tail -1)"

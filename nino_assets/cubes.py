@@ -1,13 +1,14 @@
-"""Cubes stage: counts and cell keys of every cell of every published cross-classification.
+"""Cubes stage: the finest cells, from which every published cell is derived.
 
 Dimensions (`stat.cube_dimensions`): nationality (country -> subgroup -> world area -> total), age (band -> total),
 sex (each -> total) and geography (local authority -> region -> country -> total, with "Overseas registration" and
-"Unknown" as their own members at each level). Periods: each quarter of registration, and the year to the end of
-each quarter (the bulletin's headline period; the year to a fourth quarter is the calendar year).
+"Unknown" as their own members at each level).
 
-A partition of `registration_counts` is a quarter: its own cells and those of the year ending with it, so the
-year-ending cells read the three quarters before it too. A registration is counted in its scan's quarter (late
-ones included), so a new quarter's scan changes no cell of an earlier quarter.
+`finest_cells` holds, for each quarter, the count and cell key of each finest (country, age band, sex, local
+authority) cell that has registrations. A cell of any level, for a quarter or the year to a quarter, is derived
+from them by one SQL definition (`sql/derived_cells.sql`): its count and its key (the sum of its record keys modulo
+the key range) are sums over its finest cells. A registration is counted in its scan's quarter (late ones
+included), so a new quarter's scan changes no cell of an earlier quarter.
 """
 
 import dagster as dg
@@ -18,14 +19,10 @@ from nino_assets.postcodes import AREA_NAMES, OVERSEAS_CODE, UNKNOWN_CODE
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
 from nino_assets.reference import AGE_BANDS, LOCAL_AUTHORITIES, NATIONALITIES
 from nino_assets.tables import STATISTICS, Column, Table
-from nino_assets.warehouse import Warehouse, count_rows, delete_partitions, ensure_table, replace_table, sql_text
+from nino_assets.warehouse import Warehouse, count_rows, replace_partitions, replace_table, sql_text
 
 OWNERS = ["team:nino-production"]
 GROUP = "cubes"
-YEAR_QUARTERS = 4
-QUARTERS_PER_PASS = 8
-"""The 64 grouping sets of the whole series at once would hold ~100 million groups in memory (about 20 GB of hash
-tables); eight quarters a pass hold about 8 million, inside the warehouse's memory limit, and spill nothing."""
 
 CUBE_DIMENSIONS = Table(
     schema=STATISTICS,
@@ -44,29 +41,22 @@ CUBE_DIMENSIONS = Table(
     primary_key=("member_id",),
 )
 
-_LEVEL = "Which level of its dimension the cell is at."
-_MEMBER = "Member of the dimension (stat.cube_dimensions.member_id)."
+_MEMBER = "Member of the dimension at its finest level (stat.cube_dimensions.member_id)."
 _GEO = GEOCODED_REGISTRATIONS.name
 
-REGISTRATION_COUNTS = Table(
+FINEST_CELLS = Table(
     schema=STATISTICS,
-    name="registration_counts",
-    description="Unperturbed count and cell key of every non-empty cell. Never published: see perturbed_counts.",
+    name="finest_cells",
+    description="Unperturbed count and cell key of every non-empty finest cell (quarter x country of nationality x "
+                "age band x sex x local authority). Never published: every published cell is derived from these.",
     columns=(
-        Column("quarter", "VARCHAR", "The quarter (partition): the period's last quarter.",
-               ((_GEO, "registration_quarter"),), nullable=False),
-        Column("period_type", "VARCHAR", "quarter, or year_ending (the four quarters to `quarter`).",
-               ((_GEO, "registration_quarter"),), nullable=False),
-        Column("nationality_level", "VARCHAR", _LEVEL, nullable=False),
-        Column("nationality_member", "INTEGER", _MEMBER, ((_GEO, "nationality"), (_GEO, "subgroup"),
-               (_GEO, "world_area")), nullable=False),
-        Column("age_level", "VARCHAR", _LEVEL, nullable=False),
-        Column("age_member", "INTEGER", _MEMBER, ((_GEO, "age_band"),), nullable=False),
-        Column("sex_level", "VARCHAR", _LEVEL, nullable=False),
-        Column("sex_member", "INTEGER", _MEMBER, ((_GEO, "sex"),), nullable=False),
-        Column("geography_level", "VARCHAR", _LEVEL, nullable=False),
-        Column("geography_member", "INTEGER", _MEMBER, ((_GEO, "lad_code"), (_GEO, "region_code"),
-               (_GEO, "country_code")), nullable=False),
+        Column("quarter", "VARCHAR", "The quarter of registration (partition).", ((_GEO, "registration_quarter"),),
+               nullable=False),
+        Column("nationality_member", "INTEGER", _MEMBER + " A country.", ((_GEO, "nationality"),), nullable=False),
+        Column("age_member", "INTEGER", _MEMBER + " An age band.", ((_GEO, "age_band"),), nullable=False),
+        Column("sex_member", "INTEGER", _MEMBER + " F or M.", ((_GEO, "sex"),), nullable=False),
+        Column("geography_member", "INTEGER", _MEMBER + " A local authority, Overseas or Unknown.",
+               ((_GEO, "lad_code"),), nullable=False),
         Column("registrations", "INTEGER", "Number of registrations in the cell (unperturbed).",
                ((_GEO, "pseudonym"),), nullable=False),
         Column("cell_key", "INTEGER", f"Sum of the cell's record keys modulo {RECORD_KEY_RANGE}.",
@@ -109,65 +99,38 @@ def cube_dimensions(warehouse: Warehouse) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    name=REGISTRATION_COUNTS.name,
+    name=FINEST_CELLS.name,
     group_name=GROUP,
     owners=OWNERS,
     kinds={"duckdb"},
     pool="warehouse",
-    deps=[
-        dg.AssetDep(
-            GEOCODED_REGISTRATIONS.name,
-            # the year to a quarter reads the three quarters before it
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=1 - YEAR_QUARTERS, allow_nonexistent_upstream_partitions=True
-            ),
-        ),
-        CUBE_DIMENSIONS.name,
-    ],
+    deps=[GEOCODED_REGISTRATIONS.name, CUBE_DIMENSIONS.name],
     partitions_def=quarterly_partitions,
     backfill_policy=single_run_backfill,
     description=(
-        "Count and cell key of every non-empty cell of nationality x age x sex x geography at every level, "
-        "totals included, for each quarter and the year to its end. Unperturbed: never published."
+        "Count and cell key of every non-empty finest cell (quarter x country of nationality x age band x sex x "
+        "local authority), from which every published cell is derived. Unperturbed: never published."
     ),
-    metadata=REGISTRATION_COUNTS.definition_metadata(),
+    metadata=FINEST_CELLS.definition_metadata(),
 )
-def registration_counts(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def finest_cells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     quarters = quarters_of(context)
     with warehouse.transaction() as connection:
-        ensure_table(connection, REGISTRATION_COUNTS)
-        delete_partitions(connection, REGISTRATION_COUNTS, quarters)
-        for first in range(0, len(quarters), QUARTERS_PER_PASS):
-            batch = quarters[first : first + QUARTERS_PER_PASS]
-            first_needed = batch[0]
-            for _ in range(YEAR_QUARTERS - 1):
-                first_needed = first_needed.previous()
-            connection.execute(
-                f"INSERT INTO {REGISTRATION_COUNTS.qualified_name} BY NAME {sql_text(REGISTRATION_COUNTS.name)}",
-                {
-                    "quarters": [quarter.label for quarter in batch],
-                    "first_needed_quarter": first_needed.label,
-                    "last_quarter": batch[-1].label,
-                    "record_key_range": RECORD_KEY_RANGE,
-                },
-            )
-        cells = count_rows(connection, REGISTRATION_COUNTS, quarters)
-        cells_by_period_type = dict(
-            connection.execute(
-                f"SELECT period_type, count(*) FROM {REGISTRATION_COUNTS.qualified_name} "
-                "WHERE quarter IN (SELECT unnest($labels)) GROUP BY ALL ORDER BY 1",
-                {"labels": [quarter.label for quarter in quarters]},
-            ).fetchall()
-        )
+        replace_partitions(connection, FINEST_CELLS, quarters, sql_text(FINEST_CELLS.name),
+                           {"quarters": [quarter.label for quarter in quarters], "record_key_range": RECORD_KEY_RANGE})
+        cells = count_rows(connection, FINEST_CELLS, quarters)
+        [(registrations,)] = connection.execute(
+            f"SELECT coalesce(sum(registrations), 0) FROM {FINEST_CELLS.qualified_name} "
+            "WHERE quarter IN (SELECT unnest($labels))", {"labels": [quarter.label for quarter in quarters]},
+        ).fetchall()
     return dg.MaterializeResult(
         metadata={
             "quarters": quarter_range_label(quarters),
             "dagster/row_count": cells,
-            "cells_by_period_type": dg.MetadataValue.json(cells_by_period_type),
-            "cross_classifications": 4 * 2 * 2 * 4,
-            **REGISTRATION_COUNTS.definition_metadata(),
+            "registrations": int(registrations),
+            **FINEST_CELLS.definition_metadata(),
         }
     )
 
 
-cube_assets = [cube_dimensions, registration_counts]
+cube_assets = [cube_dimensions, finest_cells]

@@ -6,7 +6,7 @@ import dagster as dg
 
 from nino_assets.checks import build_suite_checks
 from nino_assets.clean import REGISTRATIONS, clean_assets
-from nino_assets.cubes import REGISTRATION_COUNTS, cube_assets
+from nino_assets.cubes import FINEST_CELLS, cube_assets
 from nino_assets.disclosure import PERTURBED_COUNTS, DisclosureControl, disclosure_assets
 from nino_assets.geography import GEOCODED_REGISTRATIONS, geography_assets
 from nino_assets.ingest import QUARTERLY_DATA_JOB, RAW_SCAN, ingest_assets, landing_sensor
@@ -43,7 +43,7 @@ ALL_ASSETS = [*WAREHOUSE_ASSETS, *publication_assets, *release_assets]
 # The table each asset writes, by asset name: what a suite in expectations/ named after the asset validates.
 TABLES_BY_ASSET = {
     table.name: table
-    for table in (RAW_SCAN, REGISTRATIONS, GEOCODED_REGISTRATIONS, REGISTRATION_COUNTS, PERTURBED_COUNTS)
+    for table in (RAW_SCAN, REGISTRATIONS, GEOCODED_REGISTRATIONS, FINEST_CELLS, PERTURBED_COUNTS)
 }
 ALL_CHECKS = [*build_suite_checks(TABLES_BY_ASSET), *rule_checks]
 

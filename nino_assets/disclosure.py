@@ -1,4 +1,4 @@
-"""Disclosure stage: the perturbation table and the perturbed counts, by the cell key method.
+"""Disclosure stage: the perturbation table and the published cells perturbed, by the cell key method.
 
 The method's parameters live in one place, the `DisclosureControl` resource (defaults from
 `cell_key.ptable.DEFAULT_PTABLE_PARAMETERS`, reasoned in the README's method section). A team that already has a
@@ -16,10 +16,13 @@ from nino_assets.cell_key.ptable import (
     load_ons_ptable,
 )
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
-from nino_assets.cubes import REGISTRATION_COUNTS
+from nino_assets.cross_classifications import PUBLISHED
+from nino_assets.cubes import FINEST_CELLS
 from nino_assets.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
 from nino_assets.tables import REFERENCE, STATISTICS, Column, Table
 from nino_assets.warehouse import Warehouse, count_rows, replace_partitions, replace_table, sql_text
+
+YEAR_QUARTERS = 4
 
 OWNERS = ["team:nino-disclosure-control"]
 
@@ -72,18 +75,32 @@ PTABLE_RULE = Table(
     ),
 )
 
+_LEVEL = "Which level of its dimension the cell is at."
+_MEMBER = "Member of the dimension (stat.cube_dimensions.member_id)."
+_FINEST = FINEST_CELLS.name
+
+
+def _member_column(dimension: str) -> Column:
+    return Column(f"{dimension}_member", "INTEGER", _MEMBER, ((_FINEST, f"{dimension}_member"),), nullable=False)
+
+
 PERTURBED_COUNTS = Table(
     schema=STATISTICS,
     name="perturbed_counts",
-    description="Every cell of the cube, perturbed, and rounded for tables. The only counts publication reads.",
+    description="Every published cell (the cross-classifications the tables show), perturbed, and rounded for "
+                "tables. The only counts publication reads.",
     columns=(
-        *(column for column in REGISTRATION_COUNTS.columns if column.name not in ("registrations", "cell_key")),
+        Column("quarter", "VARCHAR", "The quarter (partition): the period's last quarter.", ((_FINEST, "quarter"),),
+               nullable=False),
+        Column("period_type", "VARCHAR", "quarter, or year_ending (the four quarters to `quarter`).",
+               ((_FINEST, "quarter"),), nullable=False),
+        *(column for dimension in ("nationality", "age", "sex", "geography")
+          for column in (Column(f"{dimension}_level", "VARCHAR", _LEVEL, nullable=False), _member_column(dimension))),
         Column("perturbed_value", "INTEGER", "The cell's count plus its noise from the ptable.",
-               ((REGISTRATION_COUNTS.name, "registrations"), (REGISTRATION_COUNTS.name, "cell_key"),
-                (PTABLE.name, "pvalue")), nullable=False),
+               ((_FINEST, "registrations"), (_FINEST, "cell_key"), (PTABLE.name, "pvalue")), nullable=False),
         Column("published_value", "INTEGER", "The perturbed value rounded to the nearest multiple of the rounding "
-               "base (10), as the tables show it.", ((REGISTRATION_COUNTS.name, "registrations"),
-                                                      (PTABLE.name, "pvalue")), nullable=False),
+               "base (10), as the tables show it.", ((_FINEST, "registrations"), (PTABLE.name, "pvalue")),
+               nullable=False),
     ),
     partition_column="quarter",
 )
@@ -134,12 +151,23 @@ def ptable(warehouse: Warehouse, disclosure_control: DisclosureControl) -> dg.Ma
     owners=OWNERS,
     kinds={"duckdb"},
     pool="warehouse",
-    deps=[REGISTRATION_COUNTS.name, PTABLE.name],
+    deps=[
+        dg.AssetDep(
+            FINEST_CELLS.name,
+            # the year to a quarter sums the three quarters before it too
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=1 - YEAR_QUARTERS, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+        PTABLE.name,
+    ],
     partitions_def=quarterly_partitions,
     backfill_policy=single_run_backfill,
     description=(
-        "Every cell of the cube perturbed by the cell key method (count + ptable noise at its cell key), then "
-        "rounded to the nearest 10 for the tables. Neither the unperturbed count nor the cell key is kept."
+        f"Every published cell ({len(PUBLISHED)} cross-classifications, for each quarter and the year to it), "
+        "derived from the finest cells and perturbed by the cell key method (count + ptable noise at its cell key), "
+        "then rounded to the nearest 10 for the tables. Neither the unperturbed count nor the cell key is kept. "
+        "Any other cell is perturbed by the same rule when asked for."
     ),
     metadata=PERTURBED_COUNTS.definition_metadata(),
 )
@@ -147,27 +175,34 @@ def perturbed_counts(
     context: dg.AssetExecutionContext, warehouse: Warehouse, disclosure_control: DisclosureControl
 ) -> dg.MaterializeResult:
     quarters = quarters_of(context)
+    labels = [quarter.label for quarter in quarters]
+    classifications = [classification.as_struct() for classification in PUBLISHED]
     with warehouse.transaction() as connection:
-        connection.execute(sql_text("ptable_row"))
+        define_cell_macros(connection)
         replace_partitions(
             connection,
             PERTURBED_COUNTS,
             quarters,
             sql_text(PERTURBED_COUNTS.name),
-            {"quarters": [quarter.label for quarter in quarters], "rounding_base": disclosure_control.rounding_base},
+            {"quarters": labels, "classifications": classifications, "record_key_range": RECORD_KEY_RANGE,
+             "rounding_base": disclosure_control.rounding_base},
         )
         cells = count_rows(connection, PERTURBED_COUNTS, quarters)
-        cells_in = count_rows(connection, REGISTRATION_COUNTS, quarters)
-        if cells != cells_in:  # raised inside the transaction, so nothing of this run is kept
-            raise RuntimeError(f"{cells_in} cells were counted but {cells} perturbed: the ptable does not cover them")
     return dg.MaterializeResult(
         metadata={
             "quarters": quarter_range_label(quarters),
             "dagster/row_count": cells,
+            "cross_classifications": len(PUBLISHED),
             "rounding_base": disclosure_control.rounding_base,
             **PERTURBED_COUNTS.definition_metadata(),
         }
     )
+
+
+def define_cell_macros(connection) -> None:
+    """The temporary macros that derive and perturb cells (each connection defines its own)."""
+    connection.execute(sql_text("ptable_row"))
+    connection.execute(sql_text("derived_cells"))
 
 
 disclosure_assets = [ptable, perturbed_counts]

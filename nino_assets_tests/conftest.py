@@ -14,6 +14,7 @@ import pytest
 from nino_assets.benchmarks.costs import RunCosts
 from nino_assets.cli import run_main_job
 from nino_assets.definitions import ALL_CHECKS, resources
+from nino_assets.disclosure import define_cell_macros
 from nino_assets.paths import NinoHome
 from nino_assets.quarters import Quarter, series_quarters
 from nino_assets.synthetic import generate_series, write_postcode_lookup
@@ -48,8 +49,30 @@ def materialize_quarters(
 
 
 def query(home: NinoHome, sql: str, parameters=None) -> list[tuple]:
+    """A read-only query of the warehouse; the macros that derive and perturb cells are defined for it."""
     with duckdb.connect(str(home.warehouse), read_only=True) as connection:
+        define_cell_macros(connection)
         return connection.execute(sql, parameters or {}).fetchall()
+
+
+DERIVED_CELLS = """
+    SELECT c.quarter, c.period_type, n.code AS nationality, a.code AS age, s.code AS sex, g.code AS geography,
+           c.nationality_level, c.age_level, c.sex_level, c.geography_level, c.registrations, c.cell_key
+    FROM derived_cells($periods, $classifications, 4096) AS c
+    JOIN stat.cube_dimensions AS n ON n.member_id = c.nationality_member
+    JOIN stat.cube_dimensions AS a ON a.member_id = c.age_member
+    JOIN stat.cube_dimensions AS s ON s.member_id = c.sex_member
+    JOIN stat.cube_dimensions AS g ON g.member_id = c.geography_member
+"""
+"""Cells derived from the finest cells, with their members' codes: `$periods` and `$classifications` as
+`derived_cells` takes them."""
+
+
+def derived_cells(home: NinoHome, periods: list[Quarter], classifications) -> dict[tuple, tuple[int, int]]:
+    """(quarter, period type, nationality, age, sex, geography codes) -> (count, cell key) of the derived cells."""
+    rows = query(home, DERIVED_CELLS, {"periods": [quarter.label for quarter in periods],
+                                       "classifications": [c.as_struct() for c in classifications]})
+    return {row[:6]: row[10:] for row in rows}
 
 
 @dataclass(frozen=True)

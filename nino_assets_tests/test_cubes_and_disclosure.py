@@ -1,13 +1,15 @@
-"""Counts, cell keys and perturbation on a hand-made world: every cell checked against its records."""
+"""Finest cells, derived cells, cell keys and perturbation on a hand-made world: every cell checked against its
+records."""
 
 import pytest
 
 from nino_assets.cell_key.cell_keys import cell_key
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
+from nino_assets.cross_classifications import EVERY, PUBLISHED, CrossClassification
 from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.disclosure import DisclosureControl
 from nino_assets.quarters import Quarter
-from nino_assets_tests.conftest import materialize_quarters, query
+from nino_assets_tests.conftest import derived_cells, materialize_quarters, query
 from nino_assets_tests.pipeline_world import Record, write_world
 
 Q1, Q2 = Quarter(2002, 1), Quarter(2002, 2)
@@ -37,26 +39,33 @@ def world(nino_home):
     return nino_home
 
 
-CELLS = """
-    SELECT c.quarter, c.period_type, n.code AS nationality, a.code AS age, s.code AS sex, g.code AS geography,
-           c.nationality_level, c.age_level, c.sex_level, c.geography_level, c.registrations, c.cell_key
-    FROM stat.registration_counts AS c
-    JOIN stat.cube_dimensions AS n ON n.member_id = c.nationality_member
-    JOIN stat.cube_dimensions AS a ON a.member_id = c.age_member
-    JOIN stat.cube_dimensions AS s ON s.member_id = c.sex_member
-    JOIN stat.cube_dimensions AS g ON g.member_id = c.geography_member
-"""
-
-
 def record_keys(home, where):
     return [key for (key,) in query(home, f"SELECT record_key FROM stat.geocoded_registrations WHERE {where}")]
 
 
-def test_every_cross_classification_is_there_with_its_records_count_and_key(world):
-    levels = query(world, "SELECT DISTINCT nationality_level, age_level, sex_level, geography_level "
-                          "FROM stat.registration_counts")
-    assert len(levels) == 4 * 2 * 2 * 4
-    cells = {row[:6]: row[10:] for row in query(world, CELLS)}
+def test_the_finest_cells_hold_each_cells_records_count_and_key(world):
+    cells = query(world, """
+        SELECT c.quarter, n.code, a.code, s.code, g.code, c.registrations, c.cell_key
+        FROM stat.finest_cells AS c
+        JOIN stat.cube_dimensions AS n ON n.member_id = c.nationality_member AND n.level = 'country'
+        JOIN stat.cube_dimensions AS a ON a.member_id = c.age_member AND a.level = 'band'
+        JOIN stat.cube_dimensions AS s ON s.member_id = c.sex_member AND s.level = 'sex'
+        JOIN stat.cube_dimensions AS g ON g.member_id = c.geography_member AND g.level = 'local_authority'
+    """)
+    direct = query(world, """
+        SELECT registration_quarter, nationality, age_band, sex, lad_code, count(*), sum(record_key) % 4096
+        FROM stat.geocoded_registrations GROUP BY ALL
+    """)
+    assert sorted(cells) == sorted(direct) and len(cells) == 2 * 6  # one cell a person a quarter
+    assert sum(row[5] for row in cells) == 30
+
+
+def test_every_cross_classification_is_derived_with_its_records_count_and_key(world):
+    cells = derived_cells(world, [Q1, Q2], EVERY)
+    levels = query(world, "SELECT DISTINCT period_type, nationality_level, age_level, sex_level, geography_level "
+                          "FROM derived_cells(['2002-Q1', '2002-Q2'], $classifications, 4096)",
+                   {"classifications": [classification.as_struct() for classification in EVERY]})
+    assert len(levels) == len(EVERY) == 2 * 4 * 2 * 2 * 4
     q1_keys = record_keys(world, "registration_quarter = '2002-Q1'")
     all_keys = record_keys(world, "true")
     assert cells[("2002-Q1", "quarter", "Total", "Total", "Total", "Total")] == (12, cell_key(q1_keys))
@@ -68,42 +77,44 @@ def test_every_cross_classification_is_there_with_its_records_count_and_key(worl
     assert cells[("2002-Q2", "quarter", "EU14", "Total", "Total", "OVERSEAS")][0] == 3  # French, address abroad
     assert cells[("2002-Q2", "quarter", "Total", "Total", "Total", "UNKNOWN")][0] == 3
     assert cells[("2002-Q2", "quarter", "Total", "Total", "Total", "W92000004")][0] == 3  # Wales, as country
-    assert ("2002-Q2", "quarter", "Poland", "Total", "M", "M1 1AE") not in cells  # empty cells are not stored
+    assert ("2002-Q2", "quarter", "Poland", "Total", "M", "M1 1AE") not in cells  # empty cells are not derived
     assert all(0 <= key < RECORD_KEY_RANGE for _, key in cells.values())
 
 
-def test_cells_equal_direct_counts_from_records(world):
-    """Every region x world area x sex cell, recounted straight from the geocoded records."""
-    mismatches = query(
-        world,
-        CELLS.replace("SELECT c.quarter", "WITH cube AS (SELECT c.quarter")
-        + """
-        WHERE c.period_type = 'quarter' AND c.nationality_level = 'world_area' AND c.age_level = 'total'
-          AND c.sex_level = 'sex' AND c.geography_level = 'region'),
-        direct AS (SELECT registration_quarter AS quarter, world_area AS nationality, sex, region_code AS geography,
-                          count(*) AS registrations, sum(record_key) % 4096 AS cell_key
-                   FROM stat.geocoded_registrations GROUP BY ALL)
-        SELECT * FROM cube FULL JOIN direct USING (quarter, nationality, sex, geography)
-        WHERE cube.registrations IS DISTINCT FROM direct.registrations OR cube.cell_key IS DISTINCT FROM direct.cell_key
-        """,
-    )
-    assert mismatches == []
+def test_derived_cells_equal_direct_counts_from_records(world):
+    """Every region x world area x sex cell, and every year cell of local authority x age band, recounted
+    straight from the geocoded records."""
+    regions = derived_cells(world, [Q1, Q2], [CrossClassification("quarter", "world_area", "total", "sex", "region")])
+    direct = query(world, """
+        SELECT registration_quarter, 'quarter', world_area, 'Total', sex, region_code, count(*), sum(record_key) % 4096
+        FROM stat.geocoded_registrations GROUP BY ALL""")
+    assert regions == {row[:6]: row[6:] for row in direct}
+    years = derived_cells(world, [Q2], [CrossClassification("year_ending", "total", "band", "total",
+                                                            "local_authority")])
+    direct = query(world, """
+        SELECT '2002-Q2', 'year_ending', 'Total', age_band, 'Total', lad_code, count(*), sum(record_key) % 4096
+        FROM stat.geocoded_registrations GROUP BY ALL""")
+    assert years == {row[:6]: row[6:] for row in direct}
 
 
-def test_perturbation_matches_the_reference_for_every_cell(world):
+def test_only_the_published_cells_are_stored_perturbed_as_the_reference_does(world):
     table = DisclosureControl().ptable()
     rows = query(
         world,
-        "SELECT c.registrations, c.cell_key, p.perturbed_value, p.published_value FROM stat.registration_counts c "
-        "JOIN stat.perturbed_counts p USING (quarter, period_type, nationality_member, age_member, sex_member, "
-        "geography_member)",
+        "SELECT c.registrations, c.cell_key, p.perturbed_value, p.published_value "
+        "FROM derived_cells(['2002-Q1', '2002-Q2'], $published, 4096) AS c "
+        "FULL JOIN stat.perturbed_counts p USING (quarter, period_type, nationality_member, age_member, sex_member, "
+        "geography_member)", {"published": [classification.as_struct() for classification in PUBLISHED]},
     )
-    assert len(rows) == query(world, "SELECT count(*) FROM stat.perturbed_counts")[0][0] > 1000
+    assert len(rows) == query(world, "SELECT count(*) FROM stat.perturbed_counts")[0][0] > 150
     for count, key, perturbed, published in rows:
         assert perturbed == table.perturb(count, key)
         assert perturbed == 0 or perturbed > 2  # js = 2: no 1s or 2s
         assert abs(perturbed - count) <= 3
         assert published % 10 == 0 and abs(published - perturbed) <= 5
+    stored = query(world, "SELECT DISTINCT period_type, nationality_level, age_level, sex_level, geography_level "
+                          "FROM stat.perturbed_counts")
+    assert sorted(stored) == sorted(tuple(c.as_struct().values()) for c in PUBLISHED)
     columns = {name for (name,) in query(world, "SELECT column_name FROM information_schema.columns "
                                                 "WHERE table_name = 'perturbed_counts'")}
     assert not columns & {"registrations", "cell_key", "pcv", "ckey", "pvalue"}
@@ -129,8 +140,9 @@ def test_an_external_ptable_in_the_ons_layout_is_applied(world, tmp_path):
     assert result.success
     rows = query(
         world,
-        "SELECT c.registrations, c.cell_key, p.perturbed_value FROM stat.registration_counts c "
+        "SELECT c.registrations, c.cell_key, p.perturbed_value "
+        "FROM derived_cells(['2002-Q1', '2002-Q2'], $published, 4096) AS c "
         "JOIN stat.perturbed_counts p USING (quarter, period_type, nationality_member, age_member, sex_member, "
-        "geography_member)",
+        "geography_member)", {"published": [classification.as_struct() for classification in PUBLISHED]},
     )
     assert rows and all(perturbed == count + (1 if key % 4 % 2 else -1) for count, key, perturbed in rows)

@@ -50,7 +50,8 @@ def ours(home, levels, columns):
         home,
         """
         SELECT g.code, n.code, a.code, s.code, p.perturbed_value
-        FROM stat.perturbed_counts AS p
+        FROM perturbed_cells([$quarter], [{'period_type': 'quarter', 'nationality_level': $n, 'age_level': $a,
+                                           'sex_level': $s, 'geography_level': $g}], 4096) AS p
         JOIN stat.cube_dimensions AS n ON n.member_id = p.nationality_member
         JOIN stat.cube_dimensions AS a ON a.member_id = p.age_member
         JOIN stat.cube_dimensions AS s ON s.member_id = p.sex_member

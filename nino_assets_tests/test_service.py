@@ -19,6 +19,7 @@ import requests
 from statxplore.http_session import StatSession
 from statxplore.objects import Schema, Table
 
+from nino_assets.cross_classifications import EVERY, CrossClassification
 from nino_assets.definitions import WAREHOUSE_ASSETS, resources
 from nino_assets.disclosure import DisclosureControl
 from nino_assets.paths import NinoHome
@@ -364,20 +365,19 @@ OTHERS = ("others", "others")
 def busiest(home: NinoHome, dimension: str, level: str, count: int) -> list[str]:
     """The members of a level with the most registrations in the year to the reference quarter."""
     return [code for (code,) in query(home, f"""
-        SELECT member.code FROM stat.perturbed_counts AS p
+        SELECT member.code FROM perturbed_cells([$reference], [$classification], 4096) AS p
         JOIN stat.cube_dimensions AS member ON member.member_id = p.{dimension}_member
-        WHERE p.quarter = $reference AND p.period_type = 'year_ending' AND p.{dimension}_level = $level
-          AND p.age_level = 'total' AND p.sex_level = 'total'
-          AND p.{"geography" if dimension == "nationality" else "nationality"}_level = 'total'
-        ORDER BY p.perturbed_value DESC, member.code LIMIT {count}""", {"reference": REFERENCE.label, "level": level})]
+        ORDER BY p.perturbed_value DESC, member.code LIMIT {count}""",
+        {"reference": REFERENCE.label,
+         "classification": CrossClassification("year_ending", **{f"{dimension}_level": level}).as_struct()})]
 
 
 @pytest.mark.parametrize("nationality_level", LEVELS["nationality"])
 @pytest.mark.parametrize("geography_level", LEVELS["geography"])
 def test_every_cell_equals_the_warehouse_perturbed_cell(session, world, nationality_level, geography_level):
     """Quarters and years to each quarter (groups of up to 4 quarters) x nationality x age x sex x geography, with
-    totals on every field but the period: every cell is `stat.perturbed_counts.perturbed_value` of the same cell
-    (0 where the warehouse has no cell)."""
+    totals on every field but the period: every cell is the warehouse's perturbed cell (`perturbed_cells`, the
+    definition the published cells are made by), 0 where the warehouse has no cell."""
     manifest = world.manifest["dimensions"]
     chosen = {"nationality": busiest(world.home, "nationality", nationality_level, 8),
               "geography": busiest(world.home, "geography", geography_level, 12)}
@@ -410,13 +410,15 @@ def test_every_cell_equals_the_warehouse_perturbed_cell(session, world, national
     warehouse = {tuple(row[:-1]): row[-1] for row in query(world.home, """
         SELECT p.period_type, p.quarter, n.level, n.code, a.level, a.code, s.level, s.code, g.level, g.code,
                p.perturbed_value
-        FROM stat.perturbed_counts AS p
+        FROM perturbed_cells($quarters, $classifications, 4096) AS p
         JOIN stat.cube_dimensions AS n ON n.member_id = p.nationality_member
         JOIN stat.cube_dimensions AS a ON a.member_id = p.age_member
         JOIN stat.cube_dimensions AS s ON s.member_id = p.sex_member
-        JOIN stat.cube_dimensions AS g ON g.member_id = p.geography_member
-        WHERE n.level IN ($n, 'total') AND g.level IN ($g, 'total')""",
-        {"n": nationality_level, "g": geography_level})}
+        JOIN stat.cube_dimensions AS g ON g.member_id = p.geography_member""",
+        {"quarters": [quarter.label for quarter in QUARTERS], "classifications": [
+            classification.as_struct() for classification in EVERY
+            if classification.nationality_level in (nationality_level, "total")
+            and classification.geography_level in (geography_level, "total")]})}
     compared = non_zero = 0
 
     def walk(values, prefix):

@@ -31,7 +31,7 @@ LANDED, NEW_QUARTER = ALL_QUARTERS[:-1], ALL_QUARTERS[-1]
 """Every quarter's scan has landed but the latest's, which the test drops in for the landing sensor."""
 LOCATION = "nino_stats"
 REPOSITORY = "__repository__"
-LINEAGE = ["raw_scan", "registrations", "geocoded_registrations", "registration_counts", "perturbed_counts",
+LINEAGE = ["raw_scan", "registrations", "geocoded_registrations", "finest_cells", "perturbed_counts",
            "supplementary_tables", "qa_report", "public_release"]
 
 

@@ -1,16 +1,21 @@
 """Generate the whole synthetic series, then time each stage of its single-run backfill, and print a table.
 
-Usage: python -m nino_assets.benchmarks [--keep FOLDER]
+Usage: python -m nino_assets.benchmarks [--keep FOLDER] [--per-partition] [--floor-script floor.sh]
 Figures: generation and ingest throughput (records/s), each stage's time for the whole series in one run, the
 blocking checks over the whole range (suites and rule checks apart, with their share of the whole), the release's
-outputs, the floor (DuckDB reading every landing file once) and the peak memory of this process and its workers.
+outputs, the floor (DuckDB reading every landing file once, and with --floor-script the whole essential work of a
+backfill as one bare DuckDB script, run here on the same files), each stage's ratio to it, and the peak memory of
+this process and its workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import date
@@ -80,7 +85,7 @@ def run(folder: Path) -> list[tuple[str, float, int | None]]:
         ("ingest: raw_scan", ["raw_scan"]),
         ("clean: registrations", ["registrations"]),
         ("geography: geocoded_registrations", ["geocoded_registrations"]),
-        ("cubes: registration_counts", ["registration_counts"]),
+        ("cubes: finest_cells", ["finest_cells"]),
         ("disclosure: perturbed_counts", ["perturbed_counts"]),
     ]
     partitioned = {name for _, names in partitioned_stages for name in names}
@@ -161,27 +166,42 @@ def per_partition_seconds(folder: Path) -> float:
     return time.perf_counter() - started
 
 
+def essential_work_seconds(folder: Path, script: Path) -> float:
+    """The floor script's time for the essential work of a whole-series backfill on this folder's landing files."""
+    finished = subprocess.run(["bash", str(script), str(folder), sys.executable], check=True, capture_output=True,
+                              text=True)
+    return float(re.search(r"floor_seconds=([0-9.]+)", finished.stdout).group(1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it (default: a temporary folder)")
     parser.add_argument("--per-partition", action="store_true",
                         help="also run the same backfill as one run per quarter (about half an hour more)")
+    parser.add_argument("--floor-script", type=Path,
+                        help="a script timing the essential work as bare DuckDB (called as SCRIPT FOLDER PYTHON, "
+                             "printing floor_seconds=N): stages are then also shown as ratios to it")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nino-benchmark-") as temporary:
         folder = arguments.keep or Path(temporary)
         rows = run(folder)
         new_data, new_outputs = new_quarter_seconds(folder)
         per_partition = per_partition_seconds(folder) if arguments.per_partition else None
-    print(f"\n{'step':<46} {'seconds':>8} {'rows':>12} {'rows/s':>12}")
+        essential = essential_work_seconds(folder, arguments.floor_script) if arguments.floor_script else None
+    print(f"\n{'step':<46} {'seconds':>8} {'rows':>12} {'rows/s':>12}" + ("  x essential" if essential else ""))
     for label, seconds, row_count in rows:
-        counts = f"{row_count:>12,} {row_count / seconds:>12,.0f}" if row_count else ""
-        print(f"{label:<46} {seconds:8.1f} {counts}")
+        counts = f"{row_count:>12,} {row_count / seconds:>12,.0f}" if row_count else f"{'':>25}"
+        print(f"{label:<46} {seconds:8.1f} {counts}" + (f" {seconds / essential:12.2f}" if essential else ""))
     pipeline = sum(seconds for label, seconds, _ in rows[2:])
     suites = sum(seconds for label, seconds, _ in rows if label == "checks: expectation suites")
     checks = sum(seconds for label, seconds, _ in rows if label.startswith("checks:"))
     floor = rows[1][1]
     own, children = _peak_memory_mib()
-    print(f"\nwhole backfill (every stage, check and output): {pipeline:.1f} s = {pipeline / floor:.1f} x the floor")
+    print(f"\nwhole backfill (every stage, check and output): {pipeline:.1f} s = {pipeline / floor:.1f} x reading "
+          "the files once")
+    if essential:
+        print(f"the essential work as bare DuckDB: {essential:.1f} s; the whole backfill is {pipeline / essential:.2f} "
+              "x it")
     print(f"the expectation suites add {suites:.1f} s = {suites / pipeline:.1%} of the whole; every check "
           f"{checks:.1f} s = {checks / pipeline:.1%}")
     print(f"a new quarter on the whole series: {new_data:.1f} s for its data and checks, {new_outputs:.1f} s for the "
