@@ -1,6 +1,7 @@
 """Reference stage: versioned classifications and lookups, each with its source and vintage."""
 
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import dagster as dg
 from nino_assets.paths import NinoHome
 from nino_assets.release_calendar import load_calendar
 from nino_assets.tables import REFERENCE, Column, Table
-from nino_assets.warehouse import Warehouse, replace_table, sql_text
+from nino_assets.warehouse import Warehouse, count_rows, ensure_table, replace_table, sql_text
 
 REFERENCE_DATA = Path(__file__).resolve().parent / "reference_data"
 OWNERS = ["team:nino-production"]
@@ -108,13 +109,46 @@ def _source_metadata(source: str, vintage: str, files: list[Path]) -> dict[str, 
     }
 
 
+REFERENCE_SOURCES = Table(
+    schema=REFERENCE,
+    name="reference_sources",
+    description="The SHA-256 of what each reference table was last built from (its files and its SQL).",
+    columns=(
+        Column("table_name", "VARCHAR", "The reference table.", nullable=False),
+        Column("source_sha256", "VARCHAR", "SHA-256 over its source files' and transform's bytes.", nullable=False),
+    ),
+    primary_key=("table_name",),
+)
+
+
+def _source_checksum(table: Table, parameters: dict[str, str]) -> str:
+    digest = hashlib.sha256(sql_text(table.name).encode())
+    for _, path in sorted(parameters.items()):
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
 def _materialize_reference(
     warehouse: Warehouse, table: Table, parameters: dict[str, str], source_metadata: dict[str, object]
 ) -> dg.MaterializeResult:
+    """Build a reference table from its files, unless it was built from the same bytes already: a quarter's run
+    then costs nothing here, and the table's checks stand."""
+    checksum = _source_checksum(table, parameters)
     with warehouse.transaction() as connection:
-        row_count = replace_table(connection, table, sql_text(table.name), parameters)
+        ensure_table(connection, REFERENCE_SOURCES)
+        ensure_table(connection, table)
+        built_from = connection.execute(
+            f"SELECT source_sha256 FROM {REFERENCE_SOURCES.qualified_name} WHERE table_name = $name",
+            {"name": table.name}).fetchall()
+        rebuilt = built_from != [(checksum,)] or count_rows(connection, table) == 0
+        if rebuilt:
+            replace_table(connection, table, sql_text(table.name), parameters)
+            connection.execute(f"INSERT OR REPLACE INTO {REFERENCE_SOURCES.qualified_name} VALUES ($name, $sha)",
+                               {"name": table.name, "sha": checksum})
+        row_count = count_rows(connection, table)
     return dg.MaterializeResult(
-        metadata={**source_metadata, "dagster/row_count": row_count, **table.definition_metadata()}
+        metadata={**source_metadata, "dagster/row_count": row_count, "source_sha256": checksum,
+                  "rebuilt": rebuilt, **table.definition_metadata()}
     )
 
 

@@ -49,9 +49,10 @@ def materialize_quarters(
 
 
 def query(home: NinoHome, sql: str, parameters=None) -> list[tuple]:
-    """A read-only query of the warehouse; the macros that derive and perturb cells are defined for it."""
+    """A read-only query of the warehouse; a query of derived or perturbed cells gets the macros that make them."""
     with duckdb.connect(str(home.warehouse), read_only=True) as connection:
-        define_cell_macros(connection)
+        if "_cells(" in sql:  # the macros bind to the cube's tables, which a young warehouse does not have yet
+            define_cell_macros(connection)
         return connection.execute(sql, parameters or {}).fetchall()
 
 

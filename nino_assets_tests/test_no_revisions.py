@@ -2,7 +2,7 @@
 a quarter already counted, perturbed and published."""
 
 from nino_assets.definitions import WAREHOUSE_ASSETS
-from nino_assets.cross_classifications import CrossClassification
+from nino_assets.cross_classifications import EVERY, CrossClassification
 from nino_assets.quarters import Quarter
 from nino_assets_tests.conftest import derived_cells, materialize_quarters, query
 from nino_assets_tests.pipeline_world import Record, write_lookup, write_records
@@ -19,9 +19,14 @@ def people(letter: str, count: int, registered: str) -> list[Record]:
 
 
 def cells_of(home, quarter: Quarter) -> list[tuple]:
-    """Every perturbed and published cell of the quarter and of the year ending with it."""
-    return query(home, "SELECT * FROM stat.perturbed_counts WHERE quarter = $quarter ORDER BY ALL",
-                 {"quarter": quarter.label})
+    """Every published cell of the quarter and of the year ending with it, and every other cell of them that the
+    query service can be asked for, perturbed."""
+    published = query(home, "SELECT * FROM stat.perturbed_counts WHERE quarter = $quarter ORDER BY ALL",
+                      {"quarter": quarter.label})
+    every = query(home, "SELECT * FROM perturbed_cells([$quarter], $every, 4096) ORDER BY ALL",
+                  {"quarter": quarter.label, "every": [classification.as_struct() for classification in EVERY]})
+    assert len(published) > 50
+    return published + every
 
 
 def test_releasing_2026_q3_after_2026_q2_changes_no_2026_q2_cell(nino_home):

@@ -79,9 +79,12 @@ records_under_definitions AS (
     CROSS JOIN adult_age
 ),
 already_counted AS (
+    -- only this run's people are looked up in the history: a semi-join built on the run's pseudonyms, not a
+    -- distinct set of every earlier registration
     SELECT DISTINCT pseudonym
     FROM stat.registrations
     WHERE scan_quarter < $first_quarter
+      AND pseudonym IN (SELECT pseudonym FROM records_under_definitions WHERE definition_exclusion IS NULL)
 ),
 first_registrations AS (
     SELECT
