@@ -52,3 +52,10 @@ def test_releasing_2026_q3_after_2026_q2_changes_no_2026_q2_cell(nino_home):
         == [("duplicate: NINo already registered", 1)]
     [(total, _)] = derived_cells(nino_home, [Q3], [CrossClassification("quarter")]).values()
     assert total == 68
+    # unknown nationality (XXX: every fifth person) and unknown age (no date of birth: every seventh) are counted,
+    # in items of their own and in the total
+    by_world_area = derived_cells(nino_home, [Q3], [CrossClassification("quarter", "world_area")])
+    by_age = derived_cells(nino_home, [Q3], [CrossClassification("quarter", age_level="band")])
+    assert by_world_area[("2026-Q3", "quarter", "Other / unknown", "Total", "Total", "Total")][0] == 10 + 2 + 1
+    assert by_age[("2026-Q3", "quarter", "Total", "Unknown", "Total", "Total")][0] == 8 + 2 + 1
+    assert sum(count for count, _ in by_world_area.values()) == sum(count for count, _ in by_age.values()) == total
