@@ -209,7 +209,9 @@ def _recount_from_records(connection, classification: CrossClassification, perio
         f"""
         WITH finest AS (
             SELECT dimension, code, member_id FROM stat.cube_dimensions
-            WHERE level IN ('country', 'band', 'sex', 'local_authority')
+            -- each dimension's finest level (Overseas and Unknown are members of every level of geography)
+            WHERE dimension = 'nationality' AND level = 'country' OR dimension = 'age' AND level = 'band'
+               OR dimension = 'sex' AND level = 'sex' OR dimension = 'geography' AND level = 'local_authority'
         ),
         levels AS (
             SELECT * FROM member_at_level()
