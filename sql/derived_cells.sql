@@ -28,10 +28,7 @@ FROM ancestry
 JOIN stat.cube_dimensions AS ancestor ON ancestor.member_id = ancestry.ancestor_id;
 
 CREATE OR REPLACE TEMP MACRO derived_cells(periods, classifications, record_key_range) AS TABLE
-WITH member_at_level AS (
-    SELECT * FROM member_at_level()
-),
-wanted AS (
+WITH wanted AS (
     SELECT unnest(classifications, recursive := true)
 ),
 quarters_of_periods AS (
@@ -41,28 +38,51 @@ quarters_of_periods AS (
     CROSS JOIN wanted
     JOIN (VALUES (0), (1), (2), (3)) AS back(quarters)
         ON back.quarters < CASE wanted.period_type WHEN 'year_ending' THEN 4 ELSE 1 END
+),
+totals AS (
+    SELECT
+        max(member_id) FILTER (WHERE dimension = 'nationality') AS nationality,
+        max(member_id) FILTER (WHERE dimension = 'age') AS age,
+        max(member_id) FILTER (WHERE dimension = 'sex') AS sex,
+        max(member_id) FILTER (WHERE dimension = 'geography') AS geography
+    FROM stat.cube_dimensions
+    WHERE level = 'total'
+),
+finest_with_ancestors AS (
+    -- each finest cell with the member it belongs to at every level of each dimension
+    SELECT
+        cells.*,
+        subgroup.member_id AS subgroup_member,
+        subgroup.parent_member_id AS world_area_member,
+        region.member_id AS region_member,
+        region.parent_member_id AS country_of_uk_member
+    FROM stat.finest_cells AS cells
+    JOIN stat.cube_dimensions AS country ON country.member_id = cells.nationality_member
+    JOIN stat.cube_dimensions AS subgroup ON subgroup.member_id = country.parent_member_id
+    JOIN stat.cube_dimensions AS area ON area.member_id = cells.geography_member
+    JOIN stat.cube_dimensions AS region ON region.member_id = area.parent_member_id
+    WHERE cells.quarter IN (SELECT quarter FROM quarters_of_periods)
 )
 SELECT
     periods.period AS quarter,
     periods.period_type,
     periods.nationality_level,
-    nationality.ancestor_id AS nationality_member,
+    CASE periods.nationality_level WHEN 'country' THEN cells.nationality_member
+        WHEN 'subgroup' THEN cells.subgroup_member WHEN 'world_area' THEN cells.world_area_member
+        ELSE totals.nationality END AS nationality_member,
     periods.age_level,
-    age.ancestor_id AS age_member,
+    CASE periods.age_level WHEN 'band' THEN cells.age_member ELSE totals.age END AS age_member,
     periods.sex_level,
-    sex.ancestor_id AS sex_member,
+    CASE periods.sex_level WHEN 'sex' THEN cells.sex_member ELSE totals.sex END AS sex_member,
     periods.geography_level,
-    geography.ancestor_id AS geography_member,
+    CASE periods.geography_level WHEN 'local_authority' THEN cells.geography_member
+        WHEN 'region' THEN cells.region_member WHEN 'country' THEN cells.country_of_uk_member
+        ELSE totals.geography END AS geography_member,
     CAST(sum(cells.registrations) AS INTEGER) AS registrations,
     CAST(sum(cells.cell_key) % record_key_range AS INTEGER) AS cell_key
-FROM stat.finest_cells AS cells
+FROM finest_with_ancestors AS cells
 JOIN quarters_of_periods AS periods ON periods.quarter = cells.quarter
-JOIN member_at_level AS nationality
-    ON nationality.member_id = cells.nationality_member AND nationality.level = periods.nationality_level
-JOIN member_at_level AS age ON age.member_id = cells.age_member AND age.level = periods.age_level
-JOIN member_at_level AS sex ON sex.member_id = cells.sex_member AND sex.level = periods.sex_level
-JOIN member_at_level AS geography
-    ON geography.member_id = cells.geography_member AND geography.level = periods.geography_level
+CROSS JOIN totals
 GROUP BY ALL;
 
 CREATE OR REPLACE TEMP MACRO perturbed_cells(periods, classifications, record_key_range) AS TABLE
