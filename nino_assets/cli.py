@@ -12,8 +12,10 @@ import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from nino_assets.paths import DEFAULT_HOME, NinoHome
-from nino_assets.quarters import SERIES_START, Quarter, quarters_between, series_quarters
+from nino_assets.shared.nino_home import NinoHome
+from nino_assets.release.calendar import RELEASE_TIME_TEXT
+from nino_assets.shared.paths import DEFAULT_HOME
+from nino_assets.shared.quarters import SERIES_START, Quarter, quarters_between, series_quarters
 
 # The instance of the embedded default: SQLite storage under the data folder, and one writer at a time on the
 # DuckDB file: every asset that writes the warehouse is in the "warehouse" pool, whose limit is 1.
@@ -143,8 +145,8 @@ def _qa_report_materialised(result) -> tuple[str, Path, str] | None:
 
 
 def print_next_steps(home: NinoHome, release: str, report: Path, report_sha256: str) -> None:
-    from nino_assets.release import ReleaseTimetable, _uk
-    from nino_assets.release_calendar import CalendarError
+    from nino_assets.release.assets import ReleaseTimetable, _uk
+    from nino_assets.release.calendar import CalendarError
 
     try:
         release_at = f"from {_uk(ReleaseTimetable().release(Quarter.from_label(release)).release_at)}"
@@ -202,8 +204,8 @@ def print_failures(result, file=None) -> bool:
 def _command_sign_off(arguments: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
-    from nino_assets.quarters import Quarter
-    from nino_assets.release import ReleaseRefused, record_sign_off
+    from nino_assets.shared.quarters import Quarter
+    from nino_assets.release.assets import ReleaseRefused, record_sign_off
 
     home = NinoHome.from_environment()
     try:
@@ -223,12 +225,12 @@ def _now() -> datetime:
 
 
 def _command_publish(arguments: argparse.Namespace) -> int:
-    """The `publication` job for one release, as the publication schedule starts it at 09:30 on release day: refused
+    """The `publication` job for one release, as the publication schedule starts it at release time on release day: refused
     before the release's time, without a current sign-off or unless the gate passes, as the job itself refuses."""
     import dagster as dg
 
     from nino_assets.definitions import build_definitions
-    from nino_assets.release import PUBLICATION_JOB, ReleaseTimetable
+    from nino_assets.release.assets import PUBLICATION_JOB, ReleaseTimetable
 
     home = NinoHome.from_environment()
     prepare_home(home)
@@ -315,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     sign_off_parser.set_defaults(handler=_command_sign_off)
 
     publish_parser = commands.add_parser("publish", help="make a signed-off release public (from its time on the "
-                                                         "release calendar, 09:30 UK time)")
+                                                         f"release calendar, {RELEASE_TIME_TEXT} UK time)")
     publish_parser.add_argument("--release", required=True, help="the reference quarter, e.g. 2026-Q3")
     publish_parser.add_argument("--correction-reason", default="",
                                 help="only for a correction of a release already public: why, for its revision note")

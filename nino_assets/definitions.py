@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import dagster as dg
 
-from nino_assets.checks import build_suite_checks
-from nino_assets.clean import REGISTRATIONS, clean_assets
-from nino_assets.cubes import FINEST_CELLS, cube_assets
-from nino_assets.disclosure import PERTURBED_COUNTS, DisclosureControl, disclosure_assets
-from nino_assets.geography import GEOCODED_REGISTRATIONS, geography_assets
-from nino_assets.ingest import QUARTERLY_DATA_JOB, RAW_SCAN, ingest_assets, landing_sensor
-from nino_assets.partitions import quarterly_partitions
-from nino_assets.paths import NinoHome
-from nino_assets.publication import Release, publication_assets
-from nino_assets.reference import reference_assets
-from nino_assets.release import (
+from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
+from nino_assets.clean.assets import clean_assets, clean_tables
+from nino_assets.clean.checks import clean_checks
+from nino_assets.clean.nino_format import NINO_REGEX
+from nino_assets.cubes.assets import cube_assets, cube_tables
+from nino_assets.disclosure.assets import DisclosureControl, disclosure_assets, disclosure_tables
+from nino_assets.disclosure.checks import disclosure_checks
+from nino_assets.geography.assets import geography_assets, geography_tables
+from nino_assets.geography.checks import geography_checks
+from nino_assets.ingest.assets import QUARTERLY_DATA_JOB, ingest_assets, ingest_tables, landing_sensor
+from nino_assets.ingest.checks import ingest_checks
+from nino_assets.publication.assets import Release, publication_assets
+from nino_assets.publication.gate import PublicationGate
+from nino_assets.reference.age_bands import ADULT_AGE, OLDEST_AGE
+from nino_assets.reference.assets import reference_assets, reference_tables
+from nino_assets.release.assets import (
     PRE_RELEASE_JOB,
     PUBLICATION_JOB,
     RELEASE_OUTPUTS_JOB,
@@ -26,8 +31,10 @@ from nino_assets.release import (
     release_schedules,
     sign_off,
 )
-from nino_assets.rule_checks import rule_checks
-from nino_assets.warehouse import Warehouse
+from nino_assets.shared.nino_home import NinoHome
+from nino_assets.shared.partitions import quarterly_partitions
+from nino_assets.shared.suite_checks import SuiteParameters, build_suite_checks
+from nino_assets.shared.warehouse import Warehouse
 
 # Every asset of the warehouse, from the reference tables to the perturbed counts; then the outputs built from it.
 WAREHOUSE_ASSETS = [
@@ -39,13 +46,27 @@ WAREHOUSE_ASSETS = [
     *disclosure_assets,
 ]
 ALL_ASSETS = [*WAREHOUSE_ASSETS, *publication_assets, *release_assets]
+WAREHOUSE_TABLES = [*reference_tables, *ingest_tables, *clean_tables, *geography_tables, *cube_tables,
+                    *disclosure_tables]
 
-# The table each asset writes, by asset name: what a suite in expectations/ named after the asset validates.
-TABLES_BY_ASSET = {
-    table.name: table
-    for table in (RAW_SCAN, REGISTRATIONS, GEOCODED_REGISTRATIONS, FINEST_CELLS, PERTURBED_COUNTS)
-}
-ALL_CHECKS = [*build_suite_checks(TABLES_BY_ASSET), *rule_checks]
+
+
+def suite_parameter_values(disclosure_control: DisclosureControl) -> dict[str, object]:
+    """What each `$PARAMETER` of the suites stands for, read from the rule's one home."""
+    return {
+        "adult_age": ADULT_AGE,
+        "oldest_age": OLDEST_AGE,
+        "largest_key": RECORD_KEY_RANGE - 1,
+        "nino_regex": NINO_REGEX,
+        "blocked_values": disclosure_control.blocked_values(),
+    }
+
+
+SUITE_PARAMETERS = SuiteParameters(frozenset({"disclosure_control"}),
+                                   lambda resources: suite_parameter_values(resources.disclosure_control))
+# A suite in expectations/ validates the warehouse table of the asset it is named after.
+ALL_CHECKS = [*build_suite_checks(WAREHOUSE_TABLES, SUITE_PARAMETERS), *ingest_checks, *clean_checks,
+              *geography_checks, *disclosure_checks]
 
 
 # Release actions happen at their times, by their own jobs and schedules; every other asset is built by the main job.
@@ -72,9 +93,14 @@ JOBS = [
 ]
 
 
+# What the publication gate requires of each asset's upstream, from the whole journey (not a run's selection).
+PUBLICATION_GATE = PublicationGate.of_journey(ALL_ASSETS, ALL_CHECKS)
+
+
 def resources(home: NinoHome) -> dict[str, object]:
     """The resources of a data folder: the one place where the warehouse file and the landing area are chosen."""
     return {
+        "publication_gate": PUBLICATION_GATE,
         "nino_home": home,
         "warehouse": Warehouse(database=str(home.warehouse)),
         "disclosure_control": DisclosureControl(),
@@ -89,8 +115,3 @@ def build_definitions(home: NinoHome, **resource_overrides) -> dg.Definitions:
 
 
 defs = build_definitions(NinoHome.from_environment())
-
-
-def journey_asset_graph():
-    """Every asset and check of the journey, whatever a run selects: what the publication gate reads."""
-    return defs.resolve_asset_graph()

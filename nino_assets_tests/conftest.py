@@ -14,9 +14,9 @@ import pytest
 from nino_assets.benchmarks.costs import RunCosts
 from nino_assets.cli import run_main_job
 from nino_assets.definitions import ALL_CHECKS, resources
-from nino_assets.disclosure import define_cell_macros
-from nino_assets.paths import NinoHome
-from nino_assets.quarters import Quarter, series_quarters
+from nino_assets.disclosure.assets import define_cell_macros
+from nino_assets.shared.nino_home import NinoHome
+from nino_assets.shared.quarters import Quarter, series_quarters
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import astuple, dataclass, replace
 
-from nino_assets.paths import NinoHome
-from nino_assets.quarters import Quarter
+from nino_assets.shared.nino_home import NinoHome
+from nino_assets.shared.quarters import Quarter
 from nino_assets_tests.scan_files import scan_text, write_scan
 
 LOOKUP_ROWS = [
@@ -56,7 +56,7 @@ def cleaning_without_the_age_rule(real_sql_text):
         text = real_sql_text(asset_name)
         if asset_name != "registrations":
             return text
-        buggy = text.replace("WHEN age < adult_age THEN", "WHEN false THEN")
+        buggy = text.replace("WHEN age < $adult_age THEN", "WHEN false THEN")
         buggy = buggy.replace("ELSE records.age BETWEEN", "ELSE greatest(records.age, 16) BETWEEN")
         assert buggy.count("WHEN false THEN") == 1 and "greatest(records.age, 16)" in buggy
         return buggy

@@ -6,8 +6,8 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
-from nino_assets import scan_format
-from nino_assets.quarters import Quarter
+from nino_assets.ingest import scan_format
+from nino_assets.shared.quarters import Quarter
 
 GOOD_RECORDS = [
     ("1", "AB123456C", "1975-05-17", "M", "POL", "2002-01-14", "2001-12-01", "SW1A 1AA"),

@@ -13,10 +13,10 @@ from pathlib import Path
 import requests
 import uvicorn
 
-from nino_assets.quarters import Quarter, quarters_between
+from nino_assets.shared.quarters import Quarter, quarters_between
 from nino_assets.service.app import ServiceSettings, create_app
 from nino_assets.service.schema import code_for_id
-from nino_assets.supplementary_tables import LAYOUTS, NOT_AVAILABLE
+from nino_assets.publication.supplementary_tables import LAYOUTS, NOT_AVAILABLE
 
 DATABASE, MEASURE = "str:database:Ninos", "str:count:Ninos:V_F_NINOS"
 QUARTER_FIELD = "str:field:Ninos:F_NINO_QTR:QTR_NAME"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nino_assets.supplementary_tables import LAYOUTS
+from nino_assets.publication.supplementary_tables import LAYOUTS
 
 ARTEFACTS = Path(__file__).resolve().parent.parent / "test-artefacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -91,13 +91,13 @@ def test_chart_data_tables_are_the_published_cells(release_folder):
 
 
 def test_the_same_tables_give_the_same_bulletin(release_folder, full_series):
-    from nino_assets.bulletin import ReleaseTables, render
+    from nino_assets.publication.bulletin import ReleaseTables, render
 
     discontinuities = [{"discontinuity_id": "x", "start_date": "2004-05-01", "title": "EU8 accession",
                         "description": "A break."}]
     tables = ReleaseTables(release_folder / "tables")
     reference = full_series.quarters[-1]
-    assert render(tables, reference, discontinuities) == render(tables, reference, discontinuities)
+    assert render(tables, reference, discontinuities, 10) == render(tables, reference, discontinuities, 10)
 
 
 def test_rendered_in_chromium_without_errors_and_accessible(release_folder):

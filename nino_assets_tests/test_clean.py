@@ -8,8 +8,8 @@ import pytest
 
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE, record_key
 from nino_assets.definitions import WAREHOUSE_ASSETS
-from nino_assets.pseudonyms import DEVELOPMENT_KEY, KEY_VARIABLE, PseudonymKey
-from nino_assets.quarters import Quarter
+from nino_assets.clean.pseudonyms import DEVELOPMENT_KEY, KEY_VARIABLE, PseudonymKey
+from nino_assets.shared.quarters import Quarter
 from nino_assets_tests.conftest import materialize_quarters, query
 from nino_assets_tests.pipeline_world import Record, write_world
 

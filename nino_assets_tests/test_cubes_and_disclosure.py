@@ -5,10 +5,10 @@ import pytest
 
 from nino_assets.cell_key.cell_keys import cell_key
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
-from nino_assets.cross_classifications import EVERY, PUBLISHED, CrossClassification
+from nino_assets.cubes.cross_classifications import EVERY, PUBLISHED, CrossClassification
 from nino_assets.definitions import WAREHOUSE_ASSETS
-from nino_assets.disclosure import DisclosureControl
-from nino_assets.quarters import Quarter
+from nino_assets.disclosure.assets import DisclosureControl
+from nino_assets.shared.quarters import Quarter
 from nino_assets_tests.conftest import derived_cells, materialize_quarters, query
 from nino_assets_tests.pipeline_world import Record, write_world
 
@@ -153,7 +153,7 @@ def test_the_disclosure_check_recounts_overseas_and_unknown_areas_from_the_recor
     import dagster as dg
 
     from nino_assets.definitions import resources
-    from nino_assets.rule_checks import disclosure_rules
+    from nino_assets.disclosure.checks import disclosure_rules
     from nino_assets_tests.conftest import range_tags
 
     result = dg.materialize([*WAREHOUSE_ASSETS, disclosure_rules], selection=dg.AssetSelection.checks(disclosure_rules),

@@ -9,8 +9,8 @@ import dagster as dg
 import pytest
 
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
-from nino_assets.reference import REFERENCE_DATA
-from nino_assets.tables import RAW
+from nino_assets.reference.assets import REFERENCE_DATA
+from nino_assets.shared.tables import RAW
 from nino_assets_tests.conftest import query
 
 pytestmark = pytest.mark.full_series
@@ -207,8 +207,8 @@ def test_no_raw_value_anywhere_in_the_dagster_instance(full_series):
 
 
 def test_cubes_of_the_whole_series_and_their_noise(full_series):
-    from nino_assets.cross_classifications import PUBLISHED
-    from nino_assets.disclosure import DisclosureControl
+    from nino_assets.cubes.cross_classifications import PUBLISHED
+    from nino_assets.disclosure.assets import DisclosureControl
 
     variance = DisclosureControl().variance
     [(cells, mean, noise_variance, smallest, largest, forbidden)] = query(

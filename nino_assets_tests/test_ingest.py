@@ -5,8 +5,8 @@ import hashlib
 import dagster as dg
 import pytest
 
-from nino_assets.ingest import ScanStructureError, check_scan_file, raw_scan
-from nino_assets.quarters import Quarter
+from nino_assets.ingest.assets import ScanStructureError, check_scan_file, raw_scan
+from nino_assets.shared.quarters import Quarter
 from nino_assets_tests.conftest import materialize_quarters, query
 from nino_assets_tests.scan_files import GOOD_RECORDS, scan_text, write_scan
 

@@ -28,8 +28,8 @@ from statxplore.http_session import StatSession
 from statxplore.objects import Schema, Table
 
 from nino_assets import cli
-from nino_assets.quarters import Quarter
-from nino_assets.supplementary_tables import NOTES
+from nino_assets.shared.quarters import Quarter
+from nino_assets.publication.supplementary_tables import notes
 from nino_assets_tests.service_client import (
     DATABASE,
     MEASURE,
@@ -116,7 +116,7 @@ def test_from_a_fresh_folder_to_a_served_release(tmp_path, monkeypatch, capsys):
     assert "in-flow of adult overseas nationals" in bulletin and "dependants of visa holders" in bulletin
     with (version_1 / "pre_release_access_list.csv").open(newline="", encoding="utf-8") as handle:
         assert {row["organisation"] for row in csv.DictReader(handle)} == {"Department for Work and Pensions"}
-    assert "as at the date of registration" not in dict(NOTES)["Note 6"]
+    assert "as at the date of registration" not in dict(notes(10))["Note 6"]
 
     # 6. nino serve: the first start creates the key file (0600) with a new key and says where it is
     keys = data / "service" / "api_keys.txt"

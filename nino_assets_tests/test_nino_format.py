@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nino_assets import nino_format
-from nino_assets.nino_format import (
+from nino_assets.clean import nino_format
+from nino_assets.clean.nino_format import (
     NINO_REGEX,
     VALID_NINO_COUNT,
     VALID_PREFIXES,

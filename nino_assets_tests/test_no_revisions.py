@@ -2,8 +2,8 @@
 a quarter already counted, perturbed and published."""
 
 from nino_assets.definitions import WAREHOUSE_ASSETS
-from nino_assets.cross_classifications import EVERY, CrossClassification
-from nino_assets.quarters import Quarter
+from nino_assets.cubes.cross_classifications import EVERY, CrossClassification
+from nino_assets.shared.quarters import Quarter
 from nino_assets_tests.conftest import derived_cells, materialize_quarters, query
 from nino_assets_tests.pipeline_world import Record, write_lookup, write_records
 

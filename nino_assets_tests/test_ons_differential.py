@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from nino_assets.definitions import WAREHOUSE_ASSETS, resources
-from nino_assets.disclosure import DisclosureControl
-from nino_assets.quarters import Quarter
+from nino_assets.disclosure.assets import DisclosureControl
+from nino_assets.shared.quarters import Quarter
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 from nino_assets_tests.conftest import query, range_tags
 
@@ -31,7 +31,7 @@ TABLES = {
 
 @pytest.fixture(scope="module")
 def ons_world(tmp_path_factory):
-    from nino_assets.paths import NinoHome
+    from nino_assets.shared.nino_home import NinoHome
 
     home = NinoHome(root=str(tmp_path_factory.mktemp("ons") / "data"))
     write_postcode_lookup(home.postcode_lookup)

@@ -4,9 +4,9 @@ written since its checks ran blocks it, and publication proceeds once the data i
 import json
 
 import dagster as dg
-from nino_assets import warehouse
+from nino_assets.shared import warehouse
 from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, JOURNEY_TO_QA, resources
-from nino_assets.quarters import Quarter
+from nino_assets.shared.quarters import Quarter
 from nino_assets_tests.conftest import query, range_tags
 from nino_assets_tests.pipeline_world import Record, cleaning_without_the_age_rule, write_world
 
@@ -38,7 +38,7 @@ def test_a_failed_check_blocks_publication_in_later_runs_until_the_data_is_fixed
     instance = dg.DagsterInstance.ephemeral()
     write_world(nino_home, {Q1: ADULTS[Q1], Q2: [*ADULTS[Q2], CHILD]})
     with monkeypatch.context() as patched:
-        patched.setattr("nino_assets.warehouse.sql_text", cleaning_without_the_age_rule(warehouse.sql_text))
+        patched.setattr("nino_assets.shared.warehouse.sql_text", cleaning_without_the_age_rule(warehouse.sql_text))
         first = run(nino_home, instance)
     assert not first.success
     assert not {e.check_name: e for e in first.get_asset_check_evaluations()}["adults_only"].passed

@@ -2,8 +2,8 @@ from datetime import date, datetime
 
 import pytest
 
-from nino_assets.partitions import quarterly_partitions
-from nino_assets.quarters import Quarter, latest_complete_quarter, series_quarters
+from nino_assets.shared.partitions import quarterly_partitions
+from nino_assets.shared.quarters import Quarter, latest_complete_quarter, series_quarters
 
 
 def test_quarter_label_dates_and_statxplore_code():

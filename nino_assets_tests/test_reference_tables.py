@@ -3,7 +3,7 @@
 import dagster as dg
 
 from nino_assets.definitions import resources
-from nino_assets.reference import reference_assets
+from nino_assets.reference.assets import reference_assets
 from nino_assets_tests.conftest import query
 from nino_assets_tests.pipeline_world import write_lookup
 

@@ -11,9 +11,9 @@ import dagster as dg
 import pytest
 
 from nino_assets.definitions import build_definitions
-from nino_assets.ingest import landing_sensor
-from nino_assets.quarters import Quarter
-from nino_assets.release import (
+from nino_assets.ingest.assets import landing_sensor
+from nino_assets.shared.quarters import Quarter
+from nino_assets.release.assets import (
     PUBLIC_PRA_LIST,
     ReleaseTimetable,
     pre_release_schedule,

@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from nino_assets.quarters import Quarter
-from nino_assets.reference import RELEASE_CALENDAR_FILE
-from nino_assets.release_calendar import CalendarError, Release, load_calendar, rule_release_date
+from nino_assets.shared.quarters import Quarter
+from nino_assets.reference.assets import RELEASE_CALENDAR_FILE
+from nino_assets.release.calendar import CalendarError, Release, load_calendar, rule_release_date
 
 
 @pytest.mark.parametrize("reference, expected", [
@@ -65,7 +65,7 @@ def test_a_change_with_its_reason_is_accepted(tmp_path):
 def test_the_teams_calendar_has_a_release_for_every_quarter_of_the_series():
     """A newcomer can publish a release of any quarter of the series: every one has its pre-announced date, by the
     rule (none of these departs from it) and announced 26 weeks ahead."""
-    from nino_assets.quarters import series_quarters
+    from nino_assets.shared.quarters import series_quarters
 
     calendar = {release.reference: release for release in load_calendar(RELEASE_CALENDAR_FILE)}
     for quarter in series_quarters(date.today()):

@@ -19,15 +19,15 @@ import requests
 from statxplore.http_session import StatSession
 from statxplore.objects import Schema, Table
 
-from nino_assets.cross_classifications import EVERY, CrossClassification
+from nino_assets.cubes.cross_classifications import EVERY, CrossClassification
 from nino_assets.definitions import WAREHOUSE_ASSETS, resources
-from nino_assets.disclosure import DisclosureControl
-from nino_assets.paths import NinoHome
-from nino_assets.publication import write_service_cube
-from nino_assets.quarters import Quarter, quarters_between
+from nino_assets.disclosure.assets import DisclosureControl
+from nino_assets.shared.nino_home import NinoHome
+from nino_assets.publication.assets import write_service_cube
+from nino_assets.shared.quarters import Quarter, quarters_between
 from nino_assets.service.app import JSON_MEDIA_TYPE, ServiceSettings
 from nino_assets.service.server import serving_in_process
-from nino_assets.supplementary_tables import LAYOUTS, build_table
+from nino_assets.publication.supplementary_tables import LAYOUTS, build_table
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 from nino_assets_tests.conftest import query, range_tags
 from nino_assets_tests.service_client import (

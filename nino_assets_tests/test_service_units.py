@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nino_assets.quarters import Quarter
+from nino_assets.shared.quarters import Quarter
 from nino_assets.service.access import ApiKeys, RateLimiter, RateLimitedError
 from nino_assets.service.cube import latest_release
 from nino_assets.service.errors import BadRequest, CellLimitExceeded, Forbidden, UnknownId

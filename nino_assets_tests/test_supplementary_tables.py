@@ -10,11 +10,11 @@ import zipfile
 import dagster as dg
 import pytest
 
-from nino_assets.cross_classifications import PUBLISHED, CrossClassification
+from nino_assets.cubes.cross_classifications import PUBLISHED, CrossClassification
 from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, resources
-from nino_assets.disclosure import DisclosureControl
-from nino_assets.ods import MIMETYPE, Sheet, ods_bytes
-from nino_assets.supplementary_tables import FIRST_FULL_YEAR, LAYOUTS, NOT_AVAILABLE
+from nino_assets.disclosure.assets import DisclosureControl
+from nino_assets.publication.ods import MIMETYPE, Sheet, ods_bytes
+from nino_assets.publication.supplementary_tables import FIRST_FULL_YEAR, LAYOUTS, NOT_AVAILABLE
 from nino_assets_tests.conftest import derived_cells, query
 
 

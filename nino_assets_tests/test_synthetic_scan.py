@@ -15,9 +15,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from nino_assets import scan_format
-from nino_assets.nino_format import is_valid_nino
-from nino_assets.quarters import Quarter, quarters_between
+from nino_assets.ingest import scan_format
+from nino_assets.clean.nino_format import is_valid_nino
+from nino_assets.shared.quarters import Quarter, quarters_between
 from nino_assets.synthetic import (
     DEFAULT_FAULT_RATES,
     DEFAULT_SEED,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from nino_assets.cli import prepare_home
-from nino_assets.quarters import Quarter, series_quarters
+from nino_assets.shared.quarters import Quarter, series_quarters
 from nino_assets_tests.pipeline_world import Record, write_records, write_world
 
 pytestmark = pytest.mark.ui_flows
@@ -75,7 +75,7 @@ class Webserver:
 
 @pytest.fixture(scope="module")
 def dagster_dev(tmp_path_factory):
-    from nino_assets.paths import NinoHome
+    from nino_assets.shared.nino_home import NinoHome
 
     home = NinoHome(root=str(tmp_path_factory.mktemp("ui_flows") / "data"))
     saved = {name: os.environ.get(name) for name in ("NINO_HOME", "DAGSTER_HOME")}

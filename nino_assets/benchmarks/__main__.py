@@ -26,9 +26,9 @@ import duckdb
 
 from nino_assets.benchmarks.costs import RunCosts
 from nino_assets.definitions import resources
-from nino_assets.paths import NinoHome
-from nino_assets.scan_format import COLUMN_NAMES
-from nino_assets.quarters import series_quarters
+from nino_assets.shared.nino_home import NinoHome
+from nino_assets.ingest.scan_format import COLUMN_NAMES
+from nino_assets.shared.quarters import series_quarters
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 
 
@@ -56,7 +56,7 @@ def _floor_seconds(home: NinoHome) -> float:
 
 def run(folder: Path) -> list[tuple[str, float, int | None]]:
     from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, WAREHOUSE_ASSETS
-    from nino_assets.publication import publication_assets
+    from nino_assets.publication.assets import publication_assets
 
     home = NinoHome(root=str(folder))
     quarters = series_quarters(date.today())

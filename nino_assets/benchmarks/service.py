@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from nino_assets.paths import NinoHome
-from nino_assets.publication import CUBE_MANIFEST
-from nino_assets.quarters import Quarter
+from nino_assets.shared.nino_home import NinoHome
+from nino_assets.shared.released_files import CUBE_MANIFEST
+from nino_assets.shared.quarters import Quarter
 from nino_assets.service.schema import DATABASE_ID, MEASURE_ID, Schema, build_schema
 from nino_assets.service.server import serving_in_process
 

@@ -33,6 +33,7 @@ from nino_assets.service.errors import (
 from nino_assets.service.schema import ROOT_FOLDER_ID, node_body
 from nino_assets.service.tables import (
     DEFAULT_CELL_LIMIT,
+    annotations,
     cell_values,
     grain_of,
     membership_tables,
@@ -51,7 +52,7 @@ LOGGER = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ServiceSettings:
     service_root: Path
-    """The service area the release stage copies released cubes to (`NinoHome.service`)."""
+    """The service area the release stage copies released cubes to (`DataLayout.service`)."""
     api_keys_file: Path
     cell_limit: int = DEFAULT_CELL_LIMIT
     rate_limit: int = DEFAULT_RATE_LIMIT
@@ -160,7 +161,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             query = read_table_query(body, schema, settings.cell_limit)
             grain = grain_of(query, schema)
             cells = tables.perturbed_cells(*membership_tables(query, schema, grain), grain)
-            return _encoded(table_response(query, cell_values(query, cells)))
+            return _encoded(table_response(query, cell_values(query, cells),
+                                           annotations(tables.perturbation["rounding_base"])))
 
         return _json(await run_in_threadpool(answer), headers=state.table_headers())
 

@@ -18,12 +18,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from nino_assets.publication import CUBE_MANIFEST
-from nino_assets.quarters import Quarter
-from nino_assets.release_versions import versions
+from nino_assets.shared.quarters import Quarter
+from nino_assets.shared.released_files import CUBE_MANIFEST, version_folder, versions
 from nino_assets.service.schema import Schema, build_schema
 from nino_assets.service.tables import Grain, grain_label
-from nino_assets.warehouse import sql_text
+from nino_assets.shared.package_files import sql_text
 
 LOGGER = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ def latest_release(service_root: Path) -> ReleasedVersion | None:
         except ValueError:
             continue
         numbers = [number for number in versions(release_root)
-                   if (release_root / f"v{number}" / CUBE_MANIFEST).is_file()]
+                   if (version_folder(release_root, number) / CUBE_MANIFEST).is_file()]
         if numbers:
             released.append(ReleasedVersion(reference, numbers[-1], release_root / f"v{numbers[-1]}"))
     return max(released, key=lambda release: (release.reference, release.version), default=None)
@@ -65,10 +64,10 @@ class CubeTables:
             "code_number": [number for field in self.schema.fields for number in range(len(field.finest_codes))],
         })
         self.connection.register("cube_codes", codes)
-        self.connection.execute(f"CREATE TABLE finest_cells AS {sql_text('service/finest_cells')}",
+        self.connection.execute(f"CREATE TABLE finest_cells AS {sql_text('load_finest_cells')}",
                                 {"cube_file": str(folder / manifest["file"])})
         self.connection.unregister("cube_codes")
-        self.connection.execute(f"CREATE TABLE rollup_cells AS {sql_text('service/rollup_cells')}")
+        self.connection.execute(f"CREATE TABLE rollup_cells AS {sql_text('rollup_cells')}")
         self._grains = {grain for (grain,) in self.connection.execute(
             "SELECT DISTINCT grain FROM rollup_cells").fetchall()}
         self._grain_lock = threading.Lock()
@@ -106,7 +105,7 @@ class CubeTables:
                     finest = {name: None if level is None else 0 for name, level in grain.items()}
                     cursor = self.connection.cursor()
                     try:
-                        cursor.execute(f"CREATE TEMP TABLE coarser_cells AS {sql_text('service/coarser_cells')}", {
+                        cursor.execute(f"CREATE TEMP TABLE coarser_cells AS {sql_text('coarser_cells')}", {
                             "grain": label, "finer_grain": grain_label(finest, self.schema),
                             "nationality_level": grain["nationality"] or 0,
                             "geography_level": grain["geography"] or 0})
@@ -126,7 +125,7 @@ class CubeTables:
             cursor.execute(sql_text("ptable_row"))  # a temporary macro: each connection defines its own
             cursor.register("code_classes", code_classes)
             cursor.register("class_items", class_items)
-            return cursor.sql(sql_text("service/table_cells"),
+            return cursor.sql(sql_text("table_cells"),
                               params={"record_key_range": self.perturbation["record_key_range"],
                                       "grain": label}).to_arrow_table()
         finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from nino_assets.quarters import Quarter, quarters_between
+from nino_assets.shared.quarters import Quarter, quarters_between
 
 DATABASE_NAME = "Ninos"
 ROOT_FOLDER_ID = "str:folder:root"

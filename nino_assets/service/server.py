@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nino_assets.paths import DEFAULT_HOME, NinoHome
+from nino_assets.shared.paths import DataFolder
+from nino_assets.shared.paths import DEFAULT_HOME
 from nino_assets.service.access import DEFAULT_RATE_LIMIT, DEFAULT_RATE_WINDOW_SECONDS
 from nino_assets.service.app import DEFAULT_MAX_BODY_BYTES, ServiceSettings, create_app
 from nino_assets.service.tables import DEFAULT_CELL_LIMIT
@@ -42,7 +43,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(arguments: argparse.Namespace) -> ServiceSettings:
-    home = NinoHome(root=str(Path(arguments.home).resolve()))
+    home = DataFolder(Path(arguments.home).resolve())
     keys = arguments.api_keys or os.environ.get(API_KEYS_ENV) or home.root_path / DEFAULT_API_KEYS
     return ServiceSettings(service_root=home.service, api_keys_file=Path(keys), cell_limit=arguments.cell_limit,
                            rate_limit=arguments.rate_limit, rate_window_seconds=arguments.rate_window,

@@ -27,13 +27,17 @@ from nino_assets.service.schema import (
 )
 
 DEFAULT_CELL_LIMIT = 1_000_000
-ANNOTATIONS = {
-    "I": "Figures are perturbed by the cell key method and are not rounded here; the published tables round them to "
-         "the nearest 10. Totals are perturbed from their own records, so cells need not add up to them, and the "
-         "same cell has the same value in every table.",
-}
-"""The database's annotations, in every response. No item is marked "r": DWP publishes no scheduled revisions, and
-a registration is counted in its scan's quarter, so a published quarter never changes but by a correction."""
+
+
+def annotations(rounding_base: int) -> dict[str, str]:
+    """The database's annotations, in every response (the rounding base is the released cube's, from its manifest).
+    No item is marked "r": DWP publishes no scheduled revisions, and a registration is counted in its scan's quarter,
+    so a published quarter never changes but by a correction."""
+    return {
+        "I": "Figures are perturbed by the cell key method and are not rounded here; the published tables round them "
+             f"to the nearest {rounding_base}. Totals are perturbed from their own records, so cells need not add up "
+             "to them, and the same cell has the same value in every table.",
+    }
 
 
 @dataclass(frozen=True)
@@ -248,16 +252,16 @@ def cell_values(query: TableQuery, cells: pa.Table) -> np.ndarray:
     return values
 
 
-def table_response(query: TableQuery, values: np.ndarray) -> dict:
+def table_response(query: TableQuery, values: np.ndarray, annotation_map: dict[str, str]) -> dict:
     """The response body, in Stat-Xplore's keys and order; values nested with the last dimension fastest."""
     return {
         "query": query.echo,
         "database": {"id": DATABASE_NAME, "uri": DATABASE_ID, "label": DATABASE_LABEL,
-                     "annotationKeys": list(ANNOTATIONS)},
+                     "annotationKeys": list(annotation_map)},
         "measures": [{"uri": measure, "label": MEASURE_LABEL, "measure": measure, "function": "COUNT"}
                      for measure in query.measures],
         "fields": [{"uri": dimension.field.id, "label": dimension.field.spec.label,
                     "items": [item.body() for item in dimension.items]} for dimension in query.dimensions],
         "cubes": {measure: {"values": values.tolist(), "precision": 0} for measure in query.measures},
-        "annotationMap": ANNOTATIONS,
+        "annotationMap": annotation_map,
     }

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from nino_assets.quarters import SERIES_START, Quarter
+from nino_assets.shared.quarters import SERIES_START, Quarter
 from nino_assets.synthetic.reference import published_annual_registrations
 
 FIRST_QUARTER = Quarter.containing(SERIES_START)

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from nino_assets import scan_format
-from nino_assets.nino_format import malformed_ninos, ninos_from_serials
-from nino_assets.quarters import Quarter, quarters_between
+from nino_assets.ingest import scan_format
+from nino_assets.clean.nino_format import malformed_ninos, ninos_from_serials
+from nino_assets.shared.quarters import Quarter, quarters_between
 from nino_assets.synthetic import people
 from nino_assets.synthetic.calibration import (
     FIRST_QUARTER,

@@ -16,7 +16,7 @@ from functools import cache
 
 import numpy as np
 
-from nino_assets.quarters import Quarter
+from nino_assets.shared.quarters import Quarter
 from nino_assets.synthetic.calibration import quarter_midpoint
 from nino_assets.synthetic.reference import grouped_countries
 

@@ -7,7 +7,7 @@ from functools import cache
 
 import numpy as np
 
-from nino_assets.quarters import Quarter
+from nino_assets.shared.quarters import Quarter
 from nino_assets.synthetic.reference import grouped_countries
 
 # Age at registration: (first age, last age, share). Registrations are mostly young adults coming to work or study;

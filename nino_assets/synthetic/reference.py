@@ -1,4 +1,4 @@
-"""The reference tables the generator is calibrated on, read once per process from `nino_assets/reference_data`."""
+"""The reference tables the generator is calibrated on, read once per process from `nino_assets/reference/data`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference_data"
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference" / "data"
 
 
 def _read(name: str) -> pl.DataFrame:

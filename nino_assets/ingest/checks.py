@@ -1,0 +1,76 @@
+"""Blocking checks on the raw scan that a suite cannot express, because they need history.
+
+- `volume_against_history`: a quarter's records against the previous quarter and the same quarter a year earlier.
+  It fails when the volume moved by more than VOLUME_TOLERANCE against both, unless a discontinuity
+  (reference.discontinuities) was in force, which explains it; the check then passes and says which one.
+"""
+
+import dagster as dg
+
+from nino_assets.ingest.assets import RAW_SCAN
+from nino_assets.shared.check_outcomes import recorded_result, run_quarters
+from nino_assets.shared.partitions import quarterly_partitions
+from nino_assets.shared.warehouse import Warehouse
+
+VOLUME_TOLERANCE = 0.35
+"""The largest change of a quarter's volume, against both the previous quarter and a year earlier, that passes
+without a discontinuity to explain it. The published series moves by up to a third in ordinary quarters."""
+LASTING_EFFECT_QUARTERS = 4
+"""A discontinuity with no end date explains changes for this many quarters from its first."""
+@dg.asset_check(asset=RAW_SCAN.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
+                description=f"Volume against the previous quarter and a year earlier (tolerance "
+                            f"{VOLUME_TOLERANCE:.0%} against both, unless a discontinuity explains it).")
+def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    quarters, parameters = run_quarters(context)
+    with warehouse.get_connection() as connection:
+        rows = connection.execute(
+            f"""
+            WITH volumes AS (
+                SELECT scan_quarter, count(*) AS records,
+                       CAST(left(scan_quarter, 4) AS INTEGER) AS year,
+                       CAST(right(scan_quarter, 1) AS INTEGER) AS quarter_number,
+                       4 * year + quarter_number AS n
+                FROM {RAW_SCAN.qualified_name} GROUP BY ALL
+            ),
+            changes AS (
+                SELECT now.scan_quarter, now.records,
+                       now.records / previous.records - 1 AS against_previous,
+                       now.records / year_before.records - 1 AS against_year_before,
+                       make_date(now.year, 3 * now.quarter_number - 2, 1) AS quarter_start
+                FROM volumes AS now
+                LEFT JOIN volumes AS previous ON previous.n = now.n - 1
+                LEFT JOIN volumes AS year_before ON year_before.n = now.n - 4
+                WHERE now.scan_quarter IN (SELECT unnest($labels))
+            )
+            SELECT changes.scan_quarter, changes.records, changes.against_previous, changes.against_year_before,
+                   string_agg(discontinuities.discontinuity_id, ', ') AS explained_by
+            FROM changes
+            LEFT JOIN reference.discontinuities
+                ON discontinuities.start_date < changes.quarter_start + INTERVAL 3 MONTH
+               AND coalesce(discontinuities.end_date,
+                            discontinuities.start_date + INTERVAL {3 * LASTING_EFFECT_QUARTERS} MONTH)
+                   >= changes.quarter_start
+            GROUP BY ALL ORDER BY 1
+            """,
+            parameters,
+        ).fetchall()
+    outside, explained = [], []
+    for quarter, _records, previous, year_before, explained_by in rows:
+        if previous is None or year_before is None:
+            continue  # the series' first year has no history to compare with
+        if abs(previous) > VOLUME_TOLERANCE and abs(year_before) > VOLUME_TOLERANCE:
+            (explained if explained_by else outside).append(
+                f"{quarter}: {previous:+.0%} on the quarter, {year_before:+.0%} on the year"
+                + (f" ({explained_by})" if explained_by else "")
+            )
+    return recorded_result(
+        context, warehouse, quarters, not outside,
+        {
+            "tolerance": VOLUME_TOLERANCE,
+            "outside_tolerance": dg.MetadataValue.json(outside),
+            "explained_by_discontinuities": dg.MetadataValue.json(explained),
+        },
+    )
+
+
+ingest_checks = [volume_against_history]

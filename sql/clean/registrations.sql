@@ -1,0 +1,123 @@
+-- Registrations: the scan's records under the statistical definitions, pseudonymised.
+-- Every raw record of the run's quarters comes out once, with `exclusion_reason` null when it is counted. A person is
+-- counted once: at their first registration that meets the definitions (earliest scan, then date, then record id);
+-- any other registration of the same NINo is a duplicate, including one already counted from an earlier scan.
+-- Records dated in an earlier quarter than their scan are late registrations: counted in their scan's quarter, the
+-- quarter in which they reached the NINo system's records, so that a quarter once published never changes.
+-- Unknowns are counted, as DWP counts them: a nationality code not recognised under "Other / unknown", a date of
+-- birth missing or impossible under age "Unknown". Under-16s are excluded only when their age is known.
+-- The adult age is the first age band's youngest age (reference.age_bands).
+-- The NINo is replaced by its HMAC pseudonym; the date of birth is used for the age and not carried on.
+WITH scan_records AS (
+    SELECT *
+    FROM raw.raw_scan
+    WHERE scan_quarter IN (SELECT unnest($quarters))
+),
+scan_quarter_bounds AS (
+    SELECT
+        scan_quarter,
+        make_date(CAST(left(scan_quarter, 4) AS INTEGER), 3 * CAST(right(scan_quarter, 1) AS INTEGER) - 2, 1)
+            AS quarter_start
+    FROM (SELECT DISTINCT scan_quarter FROM scan_records)
+),
+unknown_nationality AS (
+    SELECT * FROM reference.nationalities WHERE iso_alpha3 IS NULL
+),
+records_with_attributes AS (
+    SELECT
+        scan_records.scan_quarter,
+        scan_records.line_number,
+        scan_records.record_id,
+        scan_records.registration_date,
+        scan_records.arrival_date,
+        scan_records.sex,
+        scan_records.nationality AS nationality_code,
+        regexp_full_match(coalesce(scan_records.nino, ''), $nino_regex) AS nino_is_valid,
+        sha256($hmac_outer_key || unhex(sha256($hmac_inner_key || CAST(scan_records.nino AS BLOB)))) AS pseudonym,
+        -- completed years on the registration date; someone born on 29 February turns a year older on 1 March
+        year(scan_records.registration_date) - year(scan_records.date_of_birth)
+            - CASE WHEN strftime(scan_records.registration_date, '%m%d') < strftime(scan_records.date_of_birth, '%m%d')
+                   THEN 1 ELSE 0 END AS age_from_date_of_birth,
+        scan_records.registration_date < bounds.quarter_start AS is_late_registration,
+        scan_records.registration_date >= bounds.quarter_start + INTERVAL 3 MONTH AS is_after_scan_quarter,
+        coalesce(nationalities.is_uk, false) AS is_uk_national,
+        coalesce(nationalities.nationality, unknown_nationality.nationality) AS nationality,
+        coalesce(nationalities.subgroup, unknown_nationality.subgroup) AS subgroup,
+        coalesce(nationalities.world_area, unknown_nationality.world_area) AS world_area,
+        coalesce(
+            nationalities.eu_accession_date <= scan_records.registration_date
+            AND (nationalities.eu_exit_date IS NULL OR scan_records.registration_date <= nationalities.eu_exit_date),
+            false
+        ) AS eu_member_at_registration
+    FROM scan_records
+    JOIN scan_quarter_bounds AS bounds USING (scan_quarter)
+    LEFT JOIN reference.nationalities ON nationalities.iso_alpha3 = scan_records.nationality
+    CROSS JOIN unknown_nationality
+),
+records_with_age AS (
+    SELECT
+        * EXCLUDE (age_from_date_of_birth),
+        -- a date of birth after the registration, or over $oldest_age years before it, gives no age: "Unknown"
+        CASE WHEN age_from_date_of_birth BETWEEN 0 AND $oldest_age THEN age_from_date_of_birth END AS age
+    FROM records_with_attributes
+),
+records_under_definitions AS (
+    SELECT
+        *,
+        CASE
+            WHEN NOT nino_is_valid THEN 'NINo malformed'
+            WHEN is_uk_national THEN 'UK national'
+            WHEN sex IS NULL OR sex NOT IN ('F', 'M') THEN 'sex not recorded as F or M'
+            WHEN age < $adult_age THEN format('aged under {} at registration', $adult_age)
+            WHEN is_after_scan_quarter THEN 'registration dated after the scan''s quarter'
+            WHEN registration_date < $series_start THEN 'registration dated before the series starts'
+        END AS definition_exclusion
+    FROM records_with_age
+),
+already_counted AS (
+    -- only this run's people are looked up in the history: a semi-join built on the run's pseudonyms, not a
+    -- distinct set of every earlier registration
+    SELECT DISTINCT pseudonym
+    FROM stat.registrations
+    WHERE scan_quarter < $first_quarter
+      AND pseudonym IN (SELECT pseudonym FROM records_under_definitions WHERE definition_exclusion IS NULL)
+),
+first_registrations AS (
+    SELECT
+        records.*,
+        already_counted.pseudonym IS NOT NULL
+            OR row_number() OVER (
+                PARTITION BY records.pseudonym
+                ORDER BY records.scan_quarter, records.registration_date, records.record_id, records.line_number
+            ) > 1 AS is_duplicate
+    FROM records_under_definitions AS records
+    LEFT JOIN already_counted USING (pseudonym)
+    WHERE records.definition_exclusion IS NULL
+)
+SELECT
+    records.scan_quarter,
+    records.line_number,
+    records.pseudonym,
+    CAST(('0x' || left(sha256($record_key_domain || records.pseudonym), 15)) AS BIGINT) % $record_key_range
+        AS record_key,
+    records.registration_date,
+    records.scan_quarter AS registration_quarter,
+    records.is_late_registration,
+    records.arrival_date,
+    records.age,
+    age_bands.age_band,
+    records.sex,
+    records.nationality_code,
+    records.nationality,
+    records.subgroup,
+    records.world_area,
+    records.eu_member_at_registration,
+    coalesce(
+        records.definition_exclusion,
+        CASE WHEN first_registrations.is_duplicate THEN 'duplicate: NINo already registered' END
+    ) AS exclusion_reason
+FROM records_under_definitions AS records
+LEFT JOIN first_registrations USING (scan_quarter, line_number)
+LEFT JOIN reference.age_bands
+    ON CASE WHEN records.age IS NULL THEN age_bands.min_age IS NULL
+            ELSE records.age BETWEEN age_bands.min_age AND coalesce(age_bands.max_age, records.age) END
