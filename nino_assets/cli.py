@@ -101,7 +101,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
               "and the gate requires each of them checked in the warehouse: run the whole series (`nino run`) or a "
               f"range from {Quarter.containing(SERIES_START).label} (`nino run --quarters "
               f"{Quarter.containing(SERIES_START).label}..{quarters[-1].label}`).")
-    release = home.outputs / "releases" / quarters[-1].label
+    release = home.working_release(quarters[-1].label)
     print(
         f"\nData folder:  {home.root_path}\n"
         f"  landing:    {home.landing}\n"

@@ -14,6 +14,8 @@ import dagster as dg
 
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
 from nino_assets.cubes.cross_classifications import PUBLISHED, CrossClassification, sample
+from nino_assets.cubes.assets import CUBE_DIMENSIONS
+from nino_assets.geography.assets import GEOCODED_REGISTRATIONS
 from nino_assets.disclosure.assets import PERTURBED_COUNTS, DisclosureControl, define_cell_macros
 from nino_assets.shared.check_outcomes import recorded_result, run_quarters
 from nino_assets.shared.partitions import quarterly_partitions
@@ -88,7 +90,7 @@ def _recount_from_records(connection, classification: CrossClassification, perio
     rows = connection.execute(
         f"""
         WITH finest AS (
-            SELECT dimension, code, member_id FROM stat.cube_dimensions
+            SELECT dimension, code, member_id FROM {CUBE_DIMENSIONS.qualified_name}
             -- each dimension's finest level (Overseas and Unknown are members of every level of geography)
             WHERE dimension = 'nationality' AND level = 'country' OR dimension = 'age' AND level = 'band'
                OR dimension = 'sex' AND level = 'sex' OR dimension = 'geography' AND level = 'local_authority'
@@ -105,7 +107,7 @@ def _recount_from_records(connection, classification: CrossClassification, perio
                 sex.ancestor_id AS sex_member,
                 geography.ancestor_id AS geography_member,
                 records.record_key
-            FROM stat.geocoded_registrations AS records
+            FROM {GEOCODED_REGISTRATIONS.qualified_name} AS records
             JOIN (VALUES (0), (1), (2), (3)) AS ahead(quarters)
                 ON ahead.quarters < CASE $period_type WHEN 'year_ending' THEN 4 ELSE 1 END
             JOIN finest AS country ON country.dimension = 'nationality' AND country.code = records.nationality

@@ -8,6 +8,7 @@
 import dagster as dg
 
 from nino_assets.ingest.assets import RAW_SCAN
+from nino_assets.reference.assets import DISCONTINUITIES
 from nino_assets.shared.check_outcomes import recorded_result, run_quarters
 from nino_assets.shared.partitions import quarterly_partitions
 from nino_assets.shared.warehouse import Warehouse
@@ -17,6 +18,8 @@ VOLUME_TOLERANCE = 0.35
 without a discontinuity to explain it. The published series moves by up to a third in ordinary quarters."""
 LASTING_EFFECT_QUARTERS = 4
 """A discontinuity with no end date explains changes for this many quarters from its first."""
+
+
 @dg.asset_check(asset=RAW_SCAN.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
                 description=f"Volume against the previous quarter and a year earlier (tolerance "
                             f"{VOLUME_TOLERANCE:.0%} against both, unless a discontinuity explains it).")
@@ -45,7 +48,7 @@ def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Wa
             SELECT changes.scan_quarter, changes.records, changes.against_previous, changes.against_year_before,
                    string_agg(discontinuities.discontinuity_id, ', ') AS explained_by
             FROM changes
-            LEFT JOIN reference.discontinuities
+            LEFT JOIN {DISCONTINUITIES.qualified_name} AS discontinuities
                 ON discontinuities.start_date < changes.quarter_start + INTERVAL 3 MONTH
                AND coalesce(discontinuities.end_date,
                             discontinuities.start_date + INTERVAL {3 * LASTING_EFFECT_QUARTERS} MONTH)

@@ -13,7 +13,10 @@ from pathlib import Path
 import dagster as dg
 from plotly.offline import get_plotlyjs
 
+from nino_assets.cubes.assets import CUBE_DIMENSIONS
+from nino_assets.geography.assets import GEOCODED_REGISTRATIONS
 from nino_assets.publication import gate
+from nino_assets.reference.assets import DISCONTINUITIES
 from nino_assets.publication.gate import PublicationGate
 from nino_assets.publication.bulletin import PLOTLY_FILE, ReleaseTables, render
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
@@ -54,7 +57,7 @@ class Release(dg.ConfigurableResource):
         raise gate.PublicationRefused("the warehouse holds no quarter yet: there is nothing to publish")
 
     def folder(self, home: NinoHome, reference: Quarter) -> Path:
-        return home.outputs / "releases" / reference.label
+        return home.working_release(reference.label)
 
 
 def gated_reference(context: dg.AssetExecutionContext, warehouse: Warehouse, release: Release,
@@ -126,7 +129,7 @@ def supplementary_tables(
     owners=OWNERS,
     kinds={"html", "plotly"},
     pool="warehouse",
-    deps=[supplementary_tables, "discontinuities"],
+    deps=[supplementary_tables, DISCONTINUITIES.name],
     description=(
         "The statistical bulletin (HTML, works offline with plotly.js beside it): main points, charts with text "
         "descriptions and data tables, discontinuities, strengths and limitations. Every number in it is a cell of "
@@ -143,7 +146,7 @@ def bulletin(
             dict(zip(("discontinuity_id", "start_date", "title", "description"), row))
             for row in connection.execute(
                 "SELECT discontinuity_id, strftime(start_date, '%Y-%m-%d'), title, description "
-                "FROM reference.discontinuities ORDER BY start_date, discontinuity_id").fetchall()
+                f"FROM {DISCONTINUITIES.qualified_name} ORDER BY start_date, discontinuity_id").fetchall()
         ]
     folder = release.folder(nino_home, reference)
     tables = ReleaseTables(folder / "tables")
@@ -163,7 +166,7 @@ def bulletin(
     owners=OWNERS,
     kinds={"parquet"},
     pool="warehouse",
-    deps=[PERTURBED_COUNTS.name, "geocoded_registrations", "cube_dimensions", "ptable"],
+    deps=[PERTURBED_COUNTS.name, GEOCODED_REGISTRATIONS.name, CUBE_DIMENSIONS.name, PTABLE.name],
     description=(
         "The record-level cube the query service reads (a Parquet snapshot, never the live warehouse): one row per "
         "counted registration of the release's quarters with the published dimensions' codes and its record key, "
@@ -212,8 +215,8 @@ def write_service_cube(connection, folder: Path, reference: Quarter, rounding_ba
         f"SELECT max_pcv, repeat_period, key_range FROM {PTABLE_RULE.qualified_name}").fetchall()
     members = connection.execute(
         "SELECT child.dimension, child.level, child.code, child.label, parent.code "
-        "FROM stat.cube_dimensions AS child "
-        "LEFT JOIN stat.cube_dimensions AS parent ON parent.member_id = child.parent_member_id "
+        f"FROM {CUBE_DIMENSIONS.qualified_name} AS child "
+        f"LEFT JOIN {CUBE_DIMENSIONS.qualified_name} AS parent ON parent.member_id = child.parent_member_id "
         "ORDER BY child.dimension, child.depth, child.code"
     ).fetchall()
     perturbation = {"ptable_file": PTABLE_FILE, "max_pcv": max_pcv, "repeat_period": repeat_period,

@@ -1,1 +1,2 @@
-"""reference"""
+"""Reference stage: versioned classifications and lookups (local authorities, nationalities, age bands, the
+postcode lookup, discontinuities, the release calendar), each with its source and vintage."""

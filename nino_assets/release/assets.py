@@ -23,10 +23,13 @@ from pathlib import Path
 import dagster as dg
 
 from nino_assets.shared.nino_home import NinoHome
+from nino_assets.clean.assets import REGISTRATION_EXCLUSIONS
+from nino_assets.geography.assets import GEOCODING_OUTCOMES
+from nino_assets.ingest.assets import RAW_SCAN
 from nino_assets.publication.gate import PublicationGate
 from nino_assets.publication.assets import Release, bulletin, gated_reference, published_cube, supplementary_tables
 from nino_assets.shared.quarters import SERIES_START, Quarter, quarters_between
-from nino_assets.reference.assets import REFERENCE_DATA, RELEASE_CALENDAR_FILE
+from nino_assets.reference.assets import DISCONTINUITIES, REFERENCE_DATA, RELEASE_CALENDAR, RELEASE_CALENDAR_FILE
 from nino_assets.release.calendar import RELEASE_TIME_CRON, RELEASE_TIME_TEXT, UK, load_calendar, release_of
 from nino_assets.release.calendar import Release as CalendarRelease
 from nino_assets.release.versions import (
@@ -38,7 +41,7 @@ from nino_assets.release.versions import (
     table_changes,
 )
 from nino_assets.shared.released_files import version_folder, versions
-from nino_assets.shared.warehouse import CHECK_OUTCOMES, Warehouse
+from nino_assets.shared.warehouse import CHECK_OUTCOMES, WHOLE_TABLE, Warehouse
 
 OWNERS = ["team:nino-publication"]
 GROUP = "release"
@@ -141,7 +144,7 @@ def _outputs(home: NinoHome, reference: Quarter) -> Path:
     owners=OWNERS,
     kinds={"markdown"},
     pool="warehouse",
-    deps=[supplementary_tables, bulletin, published_cube, "release_calendar"],
+    deps=[supplementary_tables, bulletin, published_cube, RELEASE_CALENDAR.name],
     description="The QA report a signatory signs: every check with its result and observed values, exclusions, the "
     "geocoding rate, volume changes, discontinuities touched and differences from the previous release.",
 )
@@ -155,20 +158,20 @@ def qa_report(warehouse: Warehouse, nino_home: NinoHome, release: Release) -> dg
             f"""
             SELECT asset, check_name, count(*) AS quarters, count(*) FILTER (WHERE passed) AS passed,
                    arg_max(observed, quarter) AS latest_observed
-            FROM {CHECK_OUTCOMES.qualified_name} WHERE quarter IN (SELECT unnest($labels)) OR quarter = 'all'
+            FROM {CHECK_OUTCOMES.qualified_name} WHERE quarter IN (SELECT unnest($labels)) OR quarter = '{WHOLE_TABLE}'
             GROUP BY ALL ORDER BY ALL""", {"labels": labels}).fetchall()
         exclusions = connection.execute(
             "SELECT reason, sum(records) FILTER (WHERE scan_quarter IN (SELECT unnest($year))), sum(records) "
-            "FROM stat.registration_exclusions WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL "
+            f"FROM {REGISTRATION_EXCLUSIONS.qualified_name} WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL "
             "ORDER BY 3 DESC, 1", {"labels": labels, "year": year}).fetchall()
         geocoding = connection.execute(
-            "SELECT geocoding_outcome, sum(records) FROM stat.geocoding_outcomes "
+            f"SELECT geocoding_outcome, sum(records) FROM {GEOCODING_OUTCOMES.qualified_name} "
             "WHERE scan_quarter IN (SELECT unnest($year)) GROUP BY ALL ORDER BY 2 DESC, 1", {"year": year}).fetchall()
         volumes = connection.execute(
-            "SELECT scan_quarter, count(*) FROM raw.raw_scan WHERE scan_quarter IN (SELECT unnest($labels)) "
+            f"SELECT scan_quarter, count(*) FROM {RAW_SCAN.qualified_name} WHERE scan_quarter IN (SELECT unnest($labels)) "
             "GROUP BY ALL ORDER BY 1", {"labels": labels[-8:]}).fetchall()
         touched = connection.execute(
-            "SELECT discontinuity_id, title, strftime(start_date, '%Y-%m-%d') FROM reference.discontinuities "
+            f"SELECT discontinuity_id, title, strftime(start_date, '%Y-%m-%d') FROM {DISCONTINUITIES.qualified_name} "
             "WHERE first_quarter IN (SELECT unnest($year)) ORDER BY start_date", {"year": year}).fetchall()
     lines = [f"# QA report: NINo allocations to adult overseas nationals, release {reference.label}", "",
              f"Quarters covered: {labels[0]} to {labels[-1]}. Year of the main points: {year[0]} to {year[-1]}.", "",

@@ -17,8 +17,8 @@ from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, JOURNEY_TO_QA, resou
 from nino_assets.disclosure.assets import DisclosureControl
 from nino_assets.shared.expectations import Suite, load_suites, safe_observations, validate
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.conftest import range_tags
-from nino_assets_tests.pipeline_world import Record, cleaning_without_the_age_rule, write_world
+from nino_assets_tests.support.warehouse import range_tags
+from nino_assets_tests.support.pipeline_world import Record, cleaning_without_the_age_rule, write_world
 
 Q1 = Quarter(2002, 1)
 ADULTS = [Record(nino=f"AB{number:06d}C") for number in range(30)]

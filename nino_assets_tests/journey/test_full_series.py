@@ -11,7 +11,7 @@ import pytest
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
 from nino_assets.reference.assets import REFERENCE_DATA
 from nino_assets.shared.tables import RAW
-from nino_assets_tests.conftest import query
+from nino_assets_tests.support.warehouse import query
 
 pytestmark = pytest.mark.full_series
 
@@ -213,11 +213,11 @@ def test_cubes_of_the_whole_series_and_their_noise(full_series):
     variance = DisclosureControl().variance
     [(cells, mean, noise_variance, smallest, largest, forbidden)] = query(
         full_series.home,
-        """
+        f"""
         SELECT count(*), avg(p.perturbed_value - c.registrations), var_pop(p.perturbed_value - c.registrations),
                min(p.perturbed_value - c.registrations), max(p.perturbed_value - c.registrations),
                count(*) FILTER (WHERE p.perturbed_value BETWEEN 1 AND 2)
-        FROM derived_cells($quarters, $published, 4096) AS c
+        FROM derived_cells($quarters, $published, {RECORD_KEY_RANGE}) AS c
         JOIN stat.perturbed_counts AS p
             USING (quarter, period_type, nationality_member, age_member, sex_member, geography_member)
         """,

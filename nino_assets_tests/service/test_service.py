@@ -29,8 +29,8 @@ from nino_assets.service.app import JSON_MEDIA_TYPE, ServiceSettings
 from nino_assets.service.server import serving_in_process
 from nino_assets.publication.supplementary_tables import LAYOUTS, build_table
 from nino_assets.synthetic import generate_series, write_postcode_lookup
-from nino_assets_tests.conftest import query, range_tags
-from nino_assets_tests.service_client import (
+from nino_assets_tests.support.warehouse import query, range_tags
+from nino_assets_tests.support.service_client import (
     AGE_FIELD,
     VALUESETS,
     DATABASE,
@@ -51,7 +51,7 @@ from nino_assets_tests.service_client import (
 QUARTERS = quarters_between(Quarter(2002, 1), Quarter(2003, 1))
 REFERENCE = QUARTERS[-1]
 KEYS = ("key-one", "key-two")
-BODIES = Path(__file__).parent / "statxplore_bodies"
+BODIES = Path(__file__).resolve().parent.parent / "support" / "statxplore_bodies"
 PTABLE = DisclosureControl().ptable()  # the Python reference of the method, generated afresh from its parameters
 
 

@@ -1,11 +1,12 @@
 """No scheduled revisions: a later quarter's scan, late registrations and repeat NINos included, changes no cell of
 a quarter already counted, perturbed and published."""
 
+from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
 from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.cubes.cross_classifications import EVERY, CrossClassification
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.conftest import derived_cells, materialize_quarters, query
-from nino_assets_tests.pipeline_world import Record, write_lookup, write_records
+from nino_assets_tests.support.warehouse import derived_cells, materialize_quarters, query
+from nino_assets_tests.support.pipeline_world import Record, write_lookup, write_records
 
 Q2, Q3 = Quarter(2026, 2), Quarter(2026, 3)
 SEXES_AND_NATIONALITIES = [("F", "POL"), ("M", "POL"), ("F", "IND"), ("M", "ROU"), ("F", "XXX")]
@@ -23,7 +24,7 @@ def cells_of(home, quarter: Quarter) -> list[tuple]:
     query service can be asked for, perturbed."""
     published = query(home, "SELECT * FROM stat.perturbed_counts WHERE quarter = $quarter ORDER BY ALL",
                       {"quarter": quarter.label})
-    every = query(home, "SELECT * FROM perturbed_cells([$quarter], $every, 4096) ORDER BY ALL",
+    every = query(home, f"SELECT * FROM perturbed_cells([$quarter], $every, {RECORD_KEY_RANGE}) ORDER BY ALL",
                   {"quarter": quarter.label, "every": [classification.as_struct() for classification in EVERY]})
     assert len(published) > 50
     return published + every

@@ -30,7 +30,7 @@ from statxplore.objects import Schema, Table
 from nino_assets import cli
 from nino_assets.shared.quarters import Quarter
 from nino_assets.publication.supplementary_tables import notes
-from nino_assets_tests.service_client import (
+from nino_assets_tests.support.service_client import (
     DATABASE,
     MEASURE,
     QUARTER_FIELD,

@@ -7,8 +7,8 @@ import dagster as dg
 from nino_assets.shared import warehouse
 from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, JOURNEY_TO_QA, resources
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.conftest import query, range_tags
-from nino_assets_tests.pipeline_world import Record, cleaning_without_the_age_rule, write_world
+from nino_assets_tests.support.warehouse import query, range_tags
+from nino_assets_tests.support.pipeline_world import Record, cleaning_without_the_age_rule, write_world
 
 Q1, Q2 = Quarter(2002, 1), Quarter(2002, 2)
 ADULTS = {quarter: [Record(nino=f"A{letter}{number:06d}C", registration_date=f"{quarter.start:%Y-%m}-11")

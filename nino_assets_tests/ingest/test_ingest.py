@@ -7,8 +7,8 @@ import pytest
 
 from nino_assets.ingest.assets import ScanStructureError, check_scan_file, raw_scan
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.conftest import materialize_quarters, query
-from nino_assets_tests.scan_files import GOOD_RECORDS, scan_text, write_scan
+from nino_assets_tests.support.warehouse import materialize_quarters, query
+from nino_assets_tests.support.scan_files import GOOD_RECORDS, scan_text, write_scan
 
 Q1 = Quarter(2002, 1)
 Q2 = Quarter(2002, 2)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from nino_assets.service.app import ServiceSettings
-from nino_assets_tests.service_client import assert_published_tables_match, serving_in_thread
+from nino_assets_tests.support.service_client import assert_published_tables_match, serving_in_thread
 
 pytestmark = pytest.mark.full_series
 

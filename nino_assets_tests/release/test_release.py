@@ -21,7 +21,7 @@ from nino_assets.release.assets import (
     qa_report_path,
     release_outputs_schedule,
 )
-from nino_assets_tests.pipeline_world import Record, write_records, write_world
+from nino_assets_tests.support.pipeline_world import Record, write_records, write_world
 
 Q1, Q2 = Quarter(2002, 1), Quarter(2002, 2)
 PEOPLE = {quarter: [Record(nino=f"A{letter}{number:06d}C", registration_date=f"{quarter.start:%Y-%m}-11")

@@ -20,11 +20,11 @@ import pytest
 
 from nino_assets.cli import prepare_home
 from nino_assets.shared.quarters import Quarter, series_quarters
-from nino_assets_tests.pipeline_world import Record, write_records, write_world
+from nino_assets_tests.support.pipeline_world import Record, write_records, write_world
 
 pytestmark = pytest.mark.ui_flows
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTEFACTS = ROOT / "test-artefacts"
 ALL_QUARTERS = series_quarters(date.today())
 LANDED, NEW_QUARTER = ALL_QUARTERS[:-1], ALL_QUARTERS[-1]

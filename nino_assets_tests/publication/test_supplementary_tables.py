@@ -10,12 +10,13 @@ import zipfile
 import dagster as dg
 import pytest
 
+from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
 from nino_assets.cubes.cross_classifications import PUBLISHED, CrossClassification
 from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, resources
 from nino_assets.disclosure.assets import DisclosureControl
 from nino_assets.publication.ods import MIMETYPE, Sheet, ods_bytes
 from nino_assets.publication.supplementary_tables import FIRST_FULL_YEAR, LAYOUTS, NOT_AVAILABLE
-from nino_assets_tests.conftest import derived_cells, query
+from nino_assets_tests.support.warehouse import derived_cells, query
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def published(home, where: str) -> dict:
     rows = query(home, f"""
         SELECT p.quarter, p.period_type, n.level, n.label, nationality_parent.label, a.label, s.label,
                g.level, g.code, g.label, p.registrations, p.cell_key
-        FROM derived_cells($quarters, $published, 4096) AS p
+        FROM derived_cells($quarters, $published, {RECORD_KEY_RANGE}) AS p
         JOIN stat.cube_dimensions AS n ON n.member_id = p.nationality_member
         LEFT JOIN stat.cube_dimensions AS nationality_parent ON nationality_parent.member_id = n.parent_member_id
         JOIN stat.cube_dimensions AS a ON a.member_id = p.age_member

@@ -4,8 +4,8 @@ import dagster as dg
 
 from nino_assets.definitions import resources
 from nino_assets.reference.assets import reference_assets
-from nino_assets_tests.conftest import query
-from nino_assets_tests.pipeline_world import write_lookup
+from nino_assets_tests.support.warehouse import query
+from nino_assets_tests.support.pipeline_world import write_lookup
 
 
 def materialized(home) -> dict[str, dict]:

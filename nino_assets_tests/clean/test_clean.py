@@ -10,8 +10,8 @@ from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE, record_key
 from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.clean.pseudonyms import DEVELOPMENT_KEY, KEY_VARIABLE, PseudonymKey
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.conftest import materialize_quarters, query
-from nino_assets_tests.pipeline_world import Record, write_world
+from nino_assets_tests.support.warehouse import materialize_quarters, query
+from nino_assets_tests.support.pipeline_world import Record, write_world
 
 Q1_2002 = Quarter(2002, 1)
 BASE = Record()
@@ -155,37 +155,6 @@ def test_eu_membership_at_registration_is_not_the_world_area(nino_home):
     # late registrations are counted in their scan's quarter, so that no published quarter changes
     assert [(quarter, late) for *_, quarter, late in rows][:2] == [("2013-Q3", True), ("2013-Q3", True)]
     assert rows[-1][-2:] == ("2013-Q3", False)
-
-
-def test_postcodes_are_normalised_and_unmatched_go_to_unknown(nino_home):
-    postcodes = ["SW1A 1AA", "sw1a1aa", "m1 1ae", "  CF10 1EP", "OVERSEAS", "", "ZZ99 9ZZ", "12345", "SW1A"]
-    records = [BASE.but(nino=f"AB{number:06d}C", postcode=code) for number, code in enumerate(postcodes)]
-    result = run(nino_home, {Q1_2002: records})
-    rows = query(
-        nino_home,
-        "SELECT geocoding_outcome, output_area_code, lad_code, region_code, country_code "
-        "FROM stat.geocoded_registrations ORDER BY line_number",
-    )
-    assert rows == [
-        ("geocoded", "E00023456", "E09000033", "E12000007", "E92000001"),
-        ("geocoded", "E00023456", "E09000033", "E12000007", "E92000001"),
-        ("geocoded", "E00026789", "E08000003", "E12000002", "E92000001"),
-        ("geocoded", "W00001234", "W06000015", "W92000004", "W92000004"),
-        ("overseas address", "OVERSEAS", "OVERSEAS", "OVERSEAS", "OVERSEAS"),
-        ("postcode missing", "UNKNOWN", "UNKNOWN", "UNKNOWN", "UNKNOWN"),
-        ("postcode not in lookup", "UNKNOWN", "UNKNOWN", "UNKNOWN", "UNKNOWN"),
-        ("postcode malformed", "UNKNOWN", "UNKNOWN", "UNKNOWN", "UNKNOWN"),
-        ("postcode malformed", "UNKNOWN", "UNKNOWN", "UNKNOWN", "UNKNOWN"),
-    ]
-    assert dict(query(nino_home, "SELECT geocoding_outcome, records FROM stat.geocoding_outcomes")) == {
-        "geocoded": 4, "overseas address": 1, "postcode missing": 1, "postcode not in lookup": 1,
-        "postcode malformed": 2,
-    }
-    [materialization] = result.asset_materializations_for_node("geocoded_registrations")
-    assert materialization.metadata["geocoded_rate"].value == pytest.approx(4 / 9)
-    columns = {name for (name,) in query(nino_home, "SELECT column_name FROM information_schema.columns "
-                                                    "WHERE table_name = 'geocoded_registrations'")}
-    assert "postcode" not in columns and "nino" not in columns and "date_of_birth" not in columns
 
 
 def test_pseudonyms_and_record_keys_are_keyed_stable_and_match_the_reference(nino_home, monkeypatch):

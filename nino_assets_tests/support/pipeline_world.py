@@ -6,7 +6,7 @@ from dataclasses import astuple, dataclass, replace
 
 from nino_assets.shared.nino_home import NinoHome
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.scan_files import scan_text, write_scan
+from nino_assets_tests.support.scan_files import scan_text, write_scan
 
 LOOKUP_ROWS = [
     ("SW1A 1AA", "SW1A1AA", "E00023456", "E09000033", "E12000007", "E92000001"),  # Westminster, London

@@ -9,8 +9,8 @@ from nino_assets.cubes.cross_classifications import EVERY, PUBLISHED, CrossClass
 from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.disclosure.assets import DisclosureControl
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.conftest import derived_cells, materialize_quarters, query
-from nino_assets_tests.pipeline_world import Record, write_world
+from nino_assets_tests.support.warehouse import derived_cells, materialize_quarters, query
+from nino_assets_tests.support.pipeline_world import Record, write_world
 
 Q1, Q2 = Quarter(2002, 1), Quarter(2002, 2)
 PEOPLE = [
@@ -52,8 +52,8 @@ def test_the_finest_cells_hold_each_cells_records_count_and_key(world):
         JOIN stat.cube_dimensions AS s ON s.member_id = c.sex_member AND s.level = 'sex'
         JOIN stat.cube_dimensions AS g ON g.member_id = c.geography_member AND g.level = 'local_authority'
     """)
-    direct = query(world, """
-        SELECT registration_quarter, nationality, age_band, sex, lad_code, count(*), sum(record_key) % 4096
+    direct = query(world, f"""
+        SELECT registration_quarter, nationality, age_band, sex, lad_code, count(*), sum(record_key) % {RECORD_KEY_RANGE}
         FROM stat.geocoded_registrations GROUP BY ALL
     """)
     assert sorted(cells) == sorted(direct) and len(cells) == 2 * 6  # one cell a person a quarter
@@ -63,7 +63,7 @@ def test_the_finest_cells_hold_each_cells_records_count_and_key(world):
 def test_every_cross_classification_is_derived_with_its_records_count_and_key(world):
     cells = derived_cells(world, [Q1, Q2], EVERY)
     levels = query(world, "SELECT DISTINCT period_type, nationality_level, age_level, sex_level, geography_level "
-                          "FROM derived_cells(['2002-Q1', '2002-Q2'], $classifications, 4096)",
+                          f"FROM derived_cells(['2002-Q1', '2002-Q2'], $classifications, {RECORD_KEY_RANGE})",
                    {"classifications": [classification.as_struct() for classification in EVERY]})
     assert len(levels) == len(EVERY) == 2 * 4 * 2 * 2 * 4
     q1_keys = record_keys(world, "registration_quarter = '2002-Q1'")
@@ -85,14 +85,14 @@ def test_derived_cells_equal_direct_counts_from_records(world):
     """Every region x world area x sex cell, and every year cell of local authority x age band, recounted
     straight from the geocoded records."""
     regions = derived_cells(world, [Q1, Q2], [CrossClassification("quarter", "world_area", "total", "sex", "region")])
-    direct = query(world, """
-        SELECT registration_quarter, 'quarter', world_area, 'Total', sex, region_code, count(*), sum(record_key) % 4096
+    direct = query(world, f"""
+        SELECT registration_quarter, 'quarter', world_area, 'Total', sex, region_code, count(*), sum(record_key) % {RECORD_KEY_RANGE}
         FROM stat.geocoded_registrations GROUP BY ALL""")
     assert regions == {row[:6]: row[6:] for row in direct}
     years = derived_cells(world, [Q2], [CrossClassification("year_ending", "total", "band", "total",
                                                             "local_authority")])
-    direct = query(world, """
-        SELECT '2002-Q2', 'year_ending', 'Total', age_band, 'Total', lad_code, count(*), sum(record_key) % 4096
+    direct = query(world, f"""
+        SELECT '2002-Q2', 'year_ending', 'Total', age_band, 'Total', lad_code, count(*), sum(record_key) % {RECORD_KEY_RANGE}
         FROM stat.geocoded_registrations GROUP BY ALL""")
     assert years == {row[:6]: row[6:] for row in direct}
 
@@ -102,7 +102,7 @@ def test_only_the_published_cells_are_stored_perturbed_as_the_reference_does(wor
     rows = query(
         world,
         "SELECT c.registrations, c.cell_key, p.perturbed_value, p.published_value "
-        "FROM derived_cells(['2002-Q1', '2002-Q2'], $published, 4096) AS c "
+        f"FROM derived_cells(['2002-Q1', '2002-Q2'], $published, {RECORD_KEY_RANGE}) AS c "
         "FULL JOIN stat.perturbed_counts p USING (quarter, period_type, nationality_member, age_member, sex_member, "
         "geography_member)", {"published": [classification.as_struct() for classification in PUBLISHED]},
     )
@@ -141,7 +141,7 @@ def test_an_external_ptable_in_the_ons_layout_is_applied(world, tmp_path):
     rows = query(
         world,
         "SELECT c.registrations, c.cell_key, p.perturbed_value "
-        "FROM derived_cells(['2002-Q1', '2002-Q2'], $published, 4096) AS c "
+        f"FROM derived_cells(['2002-Q1', '2002-Q2'], $published, {RECORD_KEY_RANGE}) AS c "
         "JOIN stat.perturbed_counts p USING (quarter, period_type, nationality_member, age_member, sex_member, "
         "geography_member)", {"published": [classification.as_struct() for classification in PUBLISHED]},
     )
@@ -154,7 +154,7 @@ def test_the_disclosure_check_recounts_overseas_and_unknown_areas_from_the_recor
 
     from nino_assets.definitions import resources
     from nino_assets.disclosure.checks import disclosure_rules
-    from nino_assets_tests.conftest import range_tags
+    from nino_assets_tests.support.warehouse import range_tags
 
     result = dg.materialize([*WAREHOUSE_ASSETS, disclosure_rules], selection=dg.AssetSelection.checks(disclosure_rules),
                             resources=resources(world), tags=range_tags([Q1, Q2]), raise_on_error=False)

@@ -12,7 +12,7 @@ from nino_assets.definitions import WAREHOUSE_ASSETS, resources
 from nino_assets.disclosure.assets import DisclosureControl
 from nino_assets.shared.quarters import Quarter
 from nino_assets.synthetic import generate_series, write_postcode_lookup
-from nino_assets_tests.conftest import query, range_tags
+from nino_assets_tests.support.warehouse import query, range_tags
 
 create_perturbed_table = pytest.importorskip("cell_key_perturbation.create_perturbed_table").create_perturbed_table
 ONS_PTABLE = Path(sys.prefix) / "ptable_10_5_rule.csv"

@@ -1,0 +1,1 @@
+"""The UI flows, through the real webserver and daemon."""
