@@ -18,7 +18,7 @@ from nino_assets.cell_key.ptable import (
     load_ons_ptable,
 )
 
-# Test vector A: create_cnt_ptable(D=2, V=1.05, js=1) from the R package ptable (shared/reference/ckm/README.md).
+# Test vector A: create_cnt_ptable(D=2, V=1.05, js=1) from the R package ptable (sdcTools, `ptable::create_cnt_ptable`).
 VECTOR_A = {
     0: {0: 1.0},
     1: {-1: 0.50833333, 1: 0.47500000, 2: 0.01666667},
