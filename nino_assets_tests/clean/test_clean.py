@@ -10,18 +10,11 @@ from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE, record_key
 from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.clean.pseudonyms import DEVELOPMENT_KEY, KEY_VARIABLE, PseudonymKey
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.support.warehouse import materialize_quarters, query
+from nino_assets_tests.support.warehouse import materialize_quarters, materialize_world, query
 from nino_assets_tests.support.pipeline_world import Record, write_world
 
 Q1_2002 = Quarter(2002, 1)
 BASE = Record()
-
-
-def run(home, scans):
-    write_world(home, scans)
-    result = materialize_quarters(WAREHOUSE_ASSETS, home, sorted(scans))
-    assert result.success
-    return result
 
 
 def counted_lines(home, quarter):
@@ -52,7 +45,7 @@ def test_each_exclusion_rule_counts_its_records_and_nothing_is_lost(nino_home):
         BASE.but(nino="AB123466C"),
         BASE.but(nino="AB123466C", registration_date="2002-02-12"),  # the same NINo again
     ]
-    result = run(nino_home, {Q1_2002: records})
+    result = materialize_world(nino_home, {Q1_2002: records})
     assert exclusions(nino_home) == {
         "NINo malformed": 3,
         "UK national": 1,
@@ -79,7 +72,7 @@ def test_each_exclusion_rule_counts_its_records_and_nothing_is_lost(nino_home):
 
 def test_duplicate_of_a_registration_counted_in_an_earlier_scan(nino_home):
     q2 = Q1_2002.next()
-    run(
+    materialize_world(
         nino_home,
         {
             Q1_2002: [BASE.but(nino="AB123456C"), BASE.but(nino="AB999999A", date_of_birth="1990-01-01")],
@@ -114,7 +107,7 @@ def test_duplicate_of_a_registration_counted_in_an_earlier_scan(nino_home):
     ],
 )
 def test_age_in_completed_years_and_band(nino_home, born, registered, scan, age, band):
-    run(nino_home, {scan: [BASE.but(date_of_birth=born, registration_date=registered)]})
+    materialize_world(nino_home, {scan: [BASE.but(date_of_birth=born, registration_date=registered)]})
     rows = query(nino_home, "SELECT age, age_band FROM stat.registrations")
     if age is None:
         assert rows == [] and exclusions(nino_home) == {"aged under 16 at registration": 1}
@@ -138,7 +131,7 @@ def test_eu_membership_at_registration_is_not_the_world_area(nino_home):
         BASE.but(nino=f"AB{number:06d}C", nationality=code, registration_date=registered)
         for number, (code, registered, _) in enumerate(cases)
     ]
-    run(nino_home, {scan: records})
+    materialize_world(nino_home, {scan: records})
     rows = query(
         nino_home,
         "SELECT nationality_code, CAST(registration_date AS VARCHAR), eu_member_at_registration, world_area, "
@@ -160,7 +153,7 @@ def test_eu_membership_at_registration_is_not_the_world_area(nino_home):
 def test_pseudonyms_and_record_keys_are_keyed_stable_and_match_the_reference(nino_home, monkeypatch):
     ninos = ["AB123456C", "CE654321A", "JK112233D"]
     records = [BASE.but(nino=nino) for nino in ninos]
-    run(nino_home, {Q1_2002: records})
+    materialize_world(nino_home, {Q1_2002: records})
     first = query(nino_home, "SELECT pseudonym, record_key FROM stat.registrations ORDER BY line_number")
     assert materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q1_2002]).success
     assert query(nino_home, "SELECT pseudonym, record_key FROM stat.registrations ORDER BY line_number") == first

@@ -2,26 +2,18 @@
 
 import pytest
 
-from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.support.pipeline_world import Record, write_world
-from nino_assets_tests.support.warehouse import materialize_quarters, query
+from nino_assets_tests.support.pipeline_world import Record
+from nino_assets_tests.support.warehouse import materialize_world, query
 
 Q1_2002 = Quarter(2002, 1)
 BASE = Record()
 
 
-def run(home, scans):
-    write_world(home, scans)
-    result = materialize_quarters(WAREHOUSE_ASSETS, home, sorted(scans))
-    assert result.success
-    return result
-
-
 def test_postcodes_are_normalised_and_unmatched_go_to_unknown(nino_home):
     postcodes = ["SW1A 1AA", "sw1a1aa", "m1 1ae", "  CF10 1EP", "OVERSEAS", "", "ZZ99 9ZZ", "12345", "SW1A"]
     records = [BASE.but(nino=f"AB{number:06d}C", postcode=code) for number, code in enumerate(postcodes)]
-    result = run(nino_home, {Q1_2002: records})
+    result = materialize_world(nino_home, {Q1_2002: records})
     rows = query(
         nino_home,
         "SELECT geocoding_outcome, output_area_code, lad_code, region_code, country_code "

@@ -6,10 +6,11 @@ import dagster as dg
 import duckdb
 
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
-from nino_assets.definitions import resources
+from nino_assets.definitions import WAREHOUSE_ASSETS, resources
 from nino_assets.disclosure.assets import define_cell_macros
 from nino_assets.shared.nino_home import NinoHome
 from nino_assets.shared.quarters import Quarter
+from nino_assets_tests.support.pipeline_world import write_world
 
 
 def range_tags(quarters: list[Quarter]) -> dict[str, str]:
@@ -60,3 +61,11 @@ def derived_cells(home: NinoHome, periods: list[Quarter], classifications) -> di
                                        "classifications": [c.as_struct() for c in classifications],
                                        "record_key_range": RECORD_KEY_RANGE})
     return {row[:6]: row[10:] for row in rows}
+
+
+def materialize_world(home: NinoHome, scans: dict[Quarter, list]) -> dg.ExecuteInProcessResult:
+    """Write a hand-made world (its scans and the lookup) and run the warehouse's assets over its quarters."""
+    write_world(home, scans)
+    result = materialize_quarters(WAREHOUSE_ASSETS, home, sorted(scans))
+    assert result.success
+    return result
