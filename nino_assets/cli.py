@@ -13,6 +13,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from nino_assets.shared.nino_home import NinoHome
+from nino_assets.ingest.scan_format import CHECKSUM_SUFFIX
+from nino_assets.ingest.scan_format import file_name as scan_file_name
 from nino_assets.release.calendar import RELEASE_TIME_TEXT
 from nino_assets.shared.paths import DEFAULT_HOME
 from nino_assets.shared.quarters import SERIES_START, Quarter, quarters_between, series_quarters
@@ -59,6 +61,11 @@ def generate(home: NinoHome, quarters: list[Quarter], seed: int) -> None:
         f"Generated {len(written)} scan file(s) in {time.perf_counter() - started:.1f} s "
         f"({len(quarters) - len(written)} already there) in {home.scans}"
     )
+    for quarter in quarters:
+        scan = home.scans / scan_file_name(quarter.label)
+        if scan.exists() and not scan.with_name(scan.name + CHECKSUM_SUFFIX).exists():
+            print(f"{scan.name} has no checksum manifest ({scan.name}{CHECKSUM_SUFFIX}): left as delivered; it is "
+                  "not loaded until its manifest arrives")
 
 
 def run_main_job(home: NinoHome, instance, quarters: list[Quarter]):

@@ -1,6 +1,7 @@
 """Reference stage: versioned classifications and lookups, each with its source and vintage."""
 
 
+import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +153,30 @@ def _materialize_reference(
     )
 
 
+POSTCODE_LOOKUP_COLUMNS = ("pcds", "pcd7", "oa21cd", "lad23cd", "rgn23cd", "ctry23cd")
+"""The columns of the delivered lookup that `sql/reference/postcode_lookup.sql` reads (NSPL names)."""
+
+
+class PostcodeLookupError(ValueError):
+    """The delivered postcode lookup cannot be read as the lookup; the table in the warehouse is left as it was."""
+
+
+def check_postcode_lookup_file(lookup_file: Path) -> None:
+    """Refuse a lookup that is missing, empty or without a column the transform reads, naming the file and column."""
+    if not lookup_file.exists():
+        raise FileNotFoundError(f"{lookup_file}: the postcode lookup has not been delivered to the landing folder")
+    with lookup_file.open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+        has_rows = any(line.strip() for line in handle)
+    missing = [column for column in POSTCODE_LOOKUP_COLUMNS if column not in {name.strip() for name in header}]
+    if missing:
+        raise PostcodeLookupError(
+            f"{lookup_file}: line 1 (the header) has no column {', '.join(repr(name) for name in missing)}; the "
+            f"lookup needs {', '.join(POSTCODE_LOOKUP_COLUMNS)}. Nothing was rebuilt.")
+    if not has_rows:
+        raise PostcodeLookupError(f"{lookup_file}: the lookup has a header but no postcodes. Nothing was rebuilt.")
+
+
 @dg.asset(
     name=POSTCODE_LOOKUP.name,
     group_name=GROUP,
@@ -163,8 +188,7 @@ def _materialize_reference(
 )
 def postcode_lookup(warehouse: Warehouse, nino_home: NinoHome) -> dg.MaterializeResult:
     lookup_file = nino_home.postcode_lookup
-    if not lookup_file.exists():
-        raise FileNotFoundError(f"{lookup_file}: the postcode lookup has not been delivered to the landing folder")
+    check_postcode_lookup_file(lookup_file)
     return _materialize_reference(
         warehouse,
         POSTCODE_LOOKUP,

@@ -330,6 +330,17 @@ def _write_atomically(path: Path, content: bytes) -> None:
     temporary.replace(path)
 
 
+def delivered_files(scans_dir: Path, quarter: Quarter) -> list[Path]:
+    """The files of a quarter already in the landing folder: its scan, its manifest, or both."""
+    path = scans_dir / scan_format.file_name(quarter.label)
+    return [candidate for candidate in (path, path.with_name(path.name + scan_format.CHECKSUM_SUFFIX))
+            if candidate.exists() or candidate.is_symlink()]
+
+
+class LandingFileExists(FileExistsError):
+    """The generator never writes over a file in the landing folder: a delivered scan (or its manifest) is kept."""
+
+
 def generate_quarter(
     quarter: Quarter,
     scans_dir: Path,
@@ -339,10 +350,15 @@ def generate_quarter(
     damage: StructuralDamage = StructuralDamage.NONE,
     volume_scale: float = 1.0,
 ) -> Path:
-    """Write the quarter's scan file and then its .sha256 into `scans_dir`; returns the scan file's path.
+    """Write the quarter's scan file and then its .sha256 into `scans_dir`; returns the scan file's path. Refused
+    where any file of the quarter is already there (a delivery is never overwritten).
 
     Postcodes come from `postcode_geography(seed)`: geocode against the lookup written with the same seed.
     """
+    present = delivered_files(scans_dir, quarter)
+    if present:
+        raise LandingFileExists(f"{present[0]}: a file of {quarter.label} is already in the landing folder; the "
+                                "generator does not write over it")
     if volume_scale <= 0:
         raise ValueError(f"volume_scale must be positive, not {volume_scale}")
     rng = np.random.default_rng([seed, quarter.year, quarter.number])
@@ -374,12 +390,12 @@ def generate_series(
 ) -> list[Path]:
     """Generate each quarter's scan (default faults, no damage) over two processes; returns the files written.
 
-    With `skip_existing`, a quarter whose file and .sha256 are both present is left alone and not returned.
+    With `skip_existing`, a quarter with any file already in the landing folder (its scan, its manifest, or both)
+    is left alone and not returned; without it, such a quarter is refused.
     """
     todo = []
     for quarter in quarters:
-        path = scans_dir / scan_format.file_name(quarter.label)
-        if skip_existing and path.exists() and path.with_name(path.name + scan_format.CHECKSUM_SUFFIX).exists():
+        if skip_existing and delivered_files(scans_dir, quarter):
             continue
         todo.append((quarter, scans_dir, seed, volume_scale))
     if len(todo) <= 1:

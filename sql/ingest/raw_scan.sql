@@ -1,6 +1,7 @@
 -- Parse the data records of a set of scan files, set-wise: one pass over every file of the run.
 -- $scan_files lists each file (path, quarter, extract date, first and last data line, as checked against its header
--- and trailer beforehand); $scan_paths lists the same paths for read_text, which takes a constant list. Every data line comes out once: typed when it parses,
+-- and trailer beforehand); $scan_paths lists the same paths for read_text, which takes a constant list. Every data
+-- line comes out once: typed when it parses,
 -- with `reject_reason` saying which rule it broke when it does not. Dates must be real calendar dates, YYYY-MM-DD.
 WITH scan_files AS (
     SELECT unnest($scan_files, recursive := true)
@@ -49,6 +50,15 @@ typed_dates AS (
         CASE WHEN regexp_full_match(arrival_date_text, '\d{4}-\d{2}-\d{2}')
              THEN TRY_CAST(arrival_date_text AS DATE) END AS arrival_date
     FROM typed_fields
+),
+lines_by_record_id AS (
+    -- the format makes a record id unique within its file: lines that share one are all rejected, each naming the
+    -- others, since which of them is the record cannot be told
+    SELECT
+        *,
+        CASE WHEN record_id IS NOT NULL
+             THEN list(line_number) OVER (PARTITION BY source_file, record_id) END AS lines_with_this_record_id
+    FROM typed_dates
 )
 SELECT
     scan_quarter,
@@ -67,8 +77,11 @@ SELECT
     CASE
         WHEN field_count <> 8 THEN format('expected 8 fields, found {}', field_count)
         WHEN record_id IS NULL OR record_id <= 0 THEN 'record_id is not a positive whole number'
+        WHEN len(lines_with_this_record_id) > 1 THEN format(
+            'record_id is not unique in the file: {} is also on line(s) {}', record_id,
+            array_to_string(list_filter(list_sort(lines_with_this_record_id), lambda other: other <> line_number), ', '))
         WHEN date_of_birth_text <> '' AND date_of_birth IS NULL THEN 'date_of_birth is not a real date in YYYY-MM-DD form'
         WHEN registration_date IS NULL THEN 'registration_date is missing or not a real date in YYYY-MM-DD form'
         WHEN arrival_date_text <> '' AND arrival_date IS NULL THEN 'arrival_date is not a real date in YYYY-MM-DD form'
     END AS reject_reason
-FROM typed_dates
+FROM lines_by_record_id

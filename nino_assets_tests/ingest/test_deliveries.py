@@ -1,0 +1,86 @@
+"""Deliveries as a supplier's failures make them: a scan without its manifest, repeated record ids, a postcode
+lookup with a column missing or no postcodes. Each is refused or rejected naming the file and the rule, nothing of
+the delivery is overwritten, and the warehouse keeps what it held."""
+
+import hashlib
+import re
+
+import pytest
+
+from nino_assets.ingest.assets import ScanStructureError, check_scan_file, raw_scan
+from nino_assets.ingest.scan_format import CHECKSUM_SUFFIX
+from nino_assets.reference.assets import PostcodeLookupError, postcode_lookup
+from nino_assets.shared.quarters import Quarter
+from nino_assets.synthetic.generator import LandingFileExists, generate_quarter, generate_series
+from nino_assets_tests.support.pipeline_world import write_lookup
+from nino_assets_tests.support.scan_files import GOOD_RECORDS, scan_text, write_scan
+from nino_assets_tests.support.warehouse import materialize_quarters, query
+
+Q1 = Quarter(2002, 1)
+
+
+def test_a_scan_delivered_without_its_manifest_is_never_overwritten_and_not_loaded(nino_home):
+    scan = write_scan(nino_home.scans, Q1, scan_text(Q1, GOOD_RECORDS))
+    scan.with_name(scan.name + CHECKSUM_SUFFIX).unlink()
+    delivered = hashlib.sha256(scan.read_bytes()).hexdigest()
+
+    assert generate_series([Q1], nino_home.scans, volume_scale=0.001) == []  # skipped: a file of Q1 is there
+    with pytest.raises(LandingFileExists, match="mws_2002-Q1.txt: a file of 2002-Q1 is already in the landing"):
+        generate_quarter(Q1, nino_home.scans, volume_scale=0.001)
+    with pytest.raises(LandingFileExists):
+        generate_series([Q1], nino_home.scans, volume_scale=0.001, skip_existing=False)
+    assert hashlib.sha256(scan.read_bytes()).hexdigest() == delivered
+    assert not scan.with_name(scan.name + CHECKSUM_SUFFIX).exists()
+
+    with pytest.raises(ScanStructureError, match=r"mws_2002-Q1.txt: the checksum manifest mws_2002-Q1.txt.sha256 is "
+                                                 "missing"):
+        check_scan_file(scan, Q1)
+    result = materialize_quarters([raw_scan], nino_home, [Q1])
+    assert not result.success
+    assert not nino_home.warehouse.exists() or query(
+        nino_home, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'raw_scan'") in ([(0,)], [(1,)])
+
+
+def test_a_manifest_without_its_scan_stops_the_generator_too(nino_home):
+    nino_home.scans.mkdir(parents=True, exist_ok=True)
+    manifest = nino_home.scans / f"mws_2002-Q1.txt{CHECKSUM_SUFFIX}"
+    manifest.write_text("0" * 64 + "\n", encoding="ascii")
+    assert generate_series([Q1], nino_home.scans, volume_scale=0.001) == []
+    assert manifest.read_text(encoding="ascii") == "0" * 64 + "\n"
+
+
+def test_lines_sharing_a_record_id_are_all_rejected_naming_each_other(nino_home):
+    records = [GOOD_RECORDS[0], ("2", *GOOD_RECORDS[1][1:]), ("1", "JK112233D", "", "F", "FRA", "2002-03-28", "",
+                                                                 "OVERSEAS"),
+               ("4", "AB654321C", "1970-01-01", "M", "ESP", "2002-02-02", "", "OVERSEAS")]
+    write_scan(nino_home.scans, Q1, scan_text(Q1, records))
+    assert materialize_quarters([raw_scan], nino_home, [Q1]).success
+    assert query(nino_home, "SELECT line_number FROM raw.raw_scan ORDER BY 1") == [(4,), (6,)]
+    rejected = query(nino_home, "SELECT line_number, reason FROM raw.raw_scan_rejects ORDER BY 1")
+    assert rejected == [
+        (3, "record_id is not unique in the file: 1 is also on line(s) 5"),
+        (5, "record_id is not unique in the file: 1 is also on line(s) 3"),
+    ]
+    # kept with their reason, not lost: records in = loaded + rejected
+    assert query(nino_home, "SELECT count(*) FROM raw.raw_scan")[0][0] + len(rejected) == len(records)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: text.replace(",rgn23cd", ",region", 1),
+     r"postcode_lookup.csv: line 1 \(the header\) has no column 'rgn23cd'; the lookup needs pcds, pcd7, oa21cd, "
+     r"lad23cd, rgn23cd, ctry23cd. Nothing was rebuilt."),
+    (lambda text: text.splitlines()[0] + "\n", r"postcode_lookup.csv: the lookup has a header but no postcodes"),
+])
+def test_a_broken_postcode_lookup_is_refused_naming_file_and_column_and_the_table_is_kept(nino_home, damage, message):
+    write_lookup(nino_home)
+    assert materialize_quarters([postcode_lookup], nino_home, [Q1]).success
+    before = query(nino_home, "SELECT * FROM reference.postcode_lookup ORDER BY ALL")
+    nino_home.postcode_lookup.write_text(damage(nino_home.postcode_lookup.read_text(encoding="utf-8")),
+                                         encoding="utf-8")
+    result = materialize_quarters([postcode_lookup], nino_home, [Q1])
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    error = failure.step_failure_data.error.cause
+    assert error.cls_name == PostcodeLookupError.__name__
+    assert re.search(message, error.message)
+    assert query(nino_home, "SELECT * FROM reference.postcode_lookup ORDER BY ALL") == before
