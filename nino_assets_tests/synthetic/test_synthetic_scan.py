@@ -31,7 +31,7 @@ from nino_assets.synthetic import (
 )
 from nino_assets.synthetic.calibration import OVERSEAS_SHARE_OF_EXCESS, geography_excess
 from nino_assets.synthetic.faults import COUNTED_FAULTS, UNKNOWN_NATIONALITY_CODES
-from nino_assets.synthetic.generator import scan_valid_count
+from nino_assets.synthetic.generator import LandingFileExists, scan_valid_count
 from nino_assets.synthetic.nationalities import nationality_codes, nationality_probabilities
 from nino_assets.synthetic.reference import (
     REFERENCE_DIR,
@@ -204,7 +204,10 @@ def test_series_writes_each_quarter_once_and_matches_single_quarters(tmp_path):
     assert generate_series(quarters, tmp_path / "series", volume_scale=0.005) == []
     single = generate_quarter(quarters[1], tmp_path / "single", volume_scale=0.005)
     assert single.read_bytes() == written[1].read_bytes()
-    assert len(generate_series(quarters[:1], tmp_path / "series", volume_scale=0.005, skip_existing=False)) == 1
+    before = written[0].read_bytes()
+    with pytest.raises(LandingFileExists):  # never over a file in the landing folder, even when asked
+        generate_series(quarters[:1], tmp_path / "series", volume_scale=0.005, skip_existing=False)
+    assert written[0].read_bytes() == before
 
 
 # --- structural damage -------------------------------------------------------------------------------------------
