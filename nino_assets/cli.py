@@ -71,6 +71,7 @@ def generate(home: NinoHome, quarters: list[Quarter], seed: int) -> None:
 def run_main_job(home: NinoHome, instance, quarters: list[Quarter]):
     """Materialise every asset for every quarter in `quarters` as one run recorded in `instance`; the run's result."""
     from nino_assets.definitions import build_definitions, main_job
+    from nino_assets.shared.instance import run_tags
 
     job = build_definitions(home).resolve_job_def(main_job.name)
     return job.execute_in_process(
@@ -78,6 +79,7 @@ def run_main_job(home: NinoHome, instance, quarters: list[Quarter]):
         tags={
             "dagster/asset_partition_range_start": quarters[0].partition_key,
             "dagster/asset_partition_range_end": quarters[-1].partition_key,
+            **run_tags(),
         },
         raise_on_error=False,
     )
@@ -97,9 +99,9 @@ def _command_run(arguments: argparse.Namespace) -> int:
     generate(home, quarters, arguments.seed)
     print(f"Materialising every asset for {quarters[0].label} .. {quarters[-1].label} in one run ...")
     started = time.perf_counter()
-    import dagster as dg
+    from nino_assets.shared.instance import open_instance
 
-    result = run_main_job(home, dg.DagsterInstance.get(), quarters)
+    result = run_main_job(home, open_instance(home.dagster_home), quarters)
     succeeded = result.success
     print(f"The run {'succeeded' if succeeded else 'FAILED'} in {time.perf_counter() - started:.1f} s.")
     refused = print_failures(result)
@@ -232,12 +234,12 @@ def _now() -> datetime:
 
 
 def _command_publish(arguments: argparse.Namespace) -> int:
-    """The `publication` job for one release, as the publication schedule starts it at release time on release day: refused
-    before the release's time, without a current sign-off or unless the gate passes, as the job itself refuses."""
-    import dagster as dg
+    """The `publication` job for one release, as the publication schedule starts it at release time on release day:
+    refused before the release's time, without a current sign-off or unless the gate passes, as the job refuses."""
 
     from nino_assets.definitions import build_definitions
     from nino_assets.release.assets import PUBLICATION_JOB, ReleaseTimetable
+    from nino_assets.shared.instance import open_instance, run_tags
 
     home = NinoHome.from_environment()
     prepare_home(home)
@@ -248,8 +250,8 @@ def _command_publish(arguments: argparse.Namespace) -> int:
         run_config["ops"] = {"public_release": {"config": {"correction_reason": arguments.correction_reason}}}
     job = build_definitions(home, release_timetable=ReleaseTimetable(now=_now().isoformat())).resolve_job_def(
         PUBLICATION_JOB)
-    result = job.execute_in_process(instance=dg.DagsterInstance.get(), run_config=run_config,
-                                    tags={"nino/release": reference.label}, raise_on_error=False)
+    result = job.execute_in_process(instance=open_instance(home.dagster_home), run_config=run_config,
+                                    tags={"nino/release": reference.label, **run_tags()}, raise_on_error=False)
     if not result.success:
         print(f"Publication of {reference.label} refused:", file=sys.stderr)
         print_failures(result, file=sys.stderr)
@@ -292,6 +294,16 @@ def _command_serve(arguments: argparse.Namespace) -> int:
     return serve(arguments)
 
 
+def _command_free_slots(arguments: argparse.Namespace) -> int:
+    from nino_assets.shared.instance import open_instance
+
+    home = NinoHome.from_environment()
+    prepare_home(home)
+    open_instance(home.dagster_home)  # says which slots it freed
+    print("Every slot of the warehouse pool is held by a live run, or free.")
+    return 0
+
+
 def _command_ui(arguments: argparse.Namespace) -> int:
     home = NinoHome.from_environment()
     prepare_home(home)
@@ -315,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
     generate_parser.set_defaults(handler=_command_generate)
     run_parser.set_defaults(handler=_command_run)
+
+    commands.add_parser("free-slots", help="free the warehouse pool's slots held by `nino` runs whose process is gone "
+                                           "(`nino run` and `nino publish` do this as they start)"
+                        ).set_defaults(handler=_command_free_slots)
 
     sign_off_parser = commands.add_parser("sign-off", help="sign off a release's current QA report")
     sign_off_parser.add_argument("--release", required=True, help="the reference quarter, e.g. 2026-Q3")

@@ -1,0 +1,80 @@
+"""The Dagster instance of a data folder, as the `nino` command opens it: set up by one process at a time, and with
+the warehouse pool's slots of dead runs given back.
+
+A run launched by `nino run` executes in the `nino` process and carries that process's id and host as tags. When the
+process dies without ending its run (`kill -9`, the OOM killer, a reboot), the run stays STARTED and keeps its slot
+of the `warehouse` pool, and every later run waits on that slot. Opening the instance marks such runs failed and
+frees their slots; the UI's runs are the daemon's to monitor and are left alone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+
+PROCESS_TAG = "nino/pid"
+HOST_TAG = "nino/host"
+
+
+def run_tags() -> dict[str, str]:
+    """The tags that let a later `nino` tell whether this process still runs the run."""
+    return {PROCESS_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+@contextmanager
+def _setup_lock(dagster_home: Path) -> Iterator[None]:
+    """One process at a time creates or migrates the instance's storage; a second waits for the first."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    with (dagster_home / ".setup.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _process_is_gone(run: dg.DagsterRun) -> bool:
+    pid, host = run.tags.get(PROCESS_TAG), run.tags.get(HOST_TAG)
+    if not pid or host != socket.gethostname() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def free_slots_of_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail each `nino` run whose process is gone and free the pool slots it holds, as well as those of runs that
+    have ended; returns the run ids freed."""
+    freed = []
+    storage = instance.event_log_storage
+    for run_id in sorted(storage.get_concurrency_run_ids()):
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            if not _process_is_gone(run):
+                continue
+            instance.report_run_failed(run, message=f"its process {run.tags[PROCESS_TAG]} ended without ending the "
+                                                    "run (killed or crashed); its pool slots are freed")
+        storage.free_concurrency_slots_for_run(run_id)
+        freed.append(run_id)
+    return freed
+
+
+def open_instance(dagster_home: Path) -> dg.DagsterInstance:
+    """The instance under `dagster_home` (its `dagster.yaml`), set up once whatever starts together, with the slots
+    of dead runs given back."""
+    with _setup_lock(dagster_home):
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        freed = free_slots_of_dead_runs(instance)
+    for run_id in freed:
+        print(f"Freed the warehouse pool's slot held by run {run_id}, whose process is gone.")
+    return instance
