@@ -94,6 +94,9 @@ class CheckedScan:
 
 def check_scan_file(path: Path, quarter: Quarter) -> CheckedScan:
     """Verify a scan file's checksum, header, column names and trailer count; raise ScanStructureError if any fails."""
+    if path.is_symlink():
+        # a link is not a delivery: what it points to can change under the load
+        raise ScanStructureError(path, "is a symbolic link; a delivered scan must be a regular file")
     if not path.exists():
         raise ScanStructureError(path, f"no scan has been delivered for {quarter.label}")
     manifest = path.with_name(path.name + scan_format.CHECKSUM_SUFFIX)

@@ -3,6 +3,9 @@
 - `volume_against_history`: a quarter's records against the previous quarter and the same quarter a year earlier.
   It fails when the volume moved by more than VOLUME_TOLERANCE against both, unless a discontinuity
   (reference.discontinuities) was in force, which explains it; the check then passes and says which one.
+- `delivery_is_new`: a quarter's delivery is not another quarter's resent: at most RESENT_SHARE of its NINos are
+  already in the raw layer from earlier quarters, and at most DATED_OUTSIDE_SHARE of its registrations are dated
+  outside its quarter (a late registration is dated in an earlier quarter, but only a few are).
 """
 
 import dagster as dg
@@ -16,6 +19,10 @@ from nino_assets.shared.warehouse import Warehouse
 VOLUME_TOLERANCE = 0.35
 """The largest change of a quarter's volume, against both the previous quarter and a year earlier, that passes
 without a discontinuity to explain it. The published series moves by up to a third in ordinary quarters."""
+RESENT_SHARE = 0.5
+"""The largest share of a delivery's NINos already in earlier quarters' scans: re-registrations are under 1%."""
+DATED_OUTSIDE_SHARE = 0.5
+"""The largest share of a delivery's registrations dated outside its quarter: late registrations are a few %."""
 LASTING_EFFECT_QUARTERS = 4
 """A discontinuity with no end date explains changes for this many quarters from its first."""
 
@@ -76,4 +83,51 @@ def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Wa
     )
 
 
-ingest_checks = [volume_against_history]
+
+@dg.asset_check(asset=RAW_SCAN.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
+                description=f"The delivery is this quarter's, not another's resent: at most {RESENT_SHARE:.0%} of its "
+                            f"NINos already in earlier quarters' scans, at most {DATED_OUTSIDE_SHARE:.0%} of its "
+                            "registrations dated outside its quarter.")
+def delivery_is_new(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    quarters, parameters = run_quarters(context)
+    with warehouse.get_connection() as connection:
+        rows = connection.execute(
+            f"""
+            WITH delivered AS (
+                SELECT scan_quarter, nino, registration_date,
+                       make_date(CAST(left(scan_quarter, 4) AS INTEGER),
+                                 3 * CAST(right(scan_quarter, 1) AS INTEGER) - 2, 1) AS quarter_start
+                FROM {RAW_SCAN.qualified_name} WHERE scan_quarter IN (SELECT unnest($labels))
+            ),
+            seen_elsewhere AS (
+                SELECT DISTINCT delivered.scan_quarter, delivered.nino
+                FROM delivered
+                JOIN {RAW_SCAN.qualified_name} AS others
+                  ON others.nino = delivered.nino AND others.scan_quarter < delivered.scan_quarter
+            )
+            SELECT delivered.scan_quarter, count(*) AS records,
+                   count(DISTINCT seen_elsewhere.nino) / count(DISTINCT delivered.nino) AS resent_share,
+                   count(*) FILTER (WHERE delivered.registration_date NOT BETWEEN delivered.quarter_start
+                                    AND delivered.quarter_start + INTERVAL 3 MONTH - INTERVAL 1 DAY) / count(*)
+                       AS dated_outside_share
+            FROM delivered
+            LEFT JOIN seen_elsewhere USING (scan_quarter, nino)
+            GROUP BY ALL ORDER BY 1
+            """,
+            parameters,
+        ).fetchall()
+    refused = [f"{quarter}: {resent:.0%} of its NINos are in earlier quarters' scans, {outside:.0%} of its "
+               "registrations are dated outside the quarter"
+               for quarter, _records, resent, outside in rows
+               if resent > RESENT_SHARE or outside > DATED_OUTSIDE_SHARE]
+    return recorded_result(
+        context, warehouse, quarters, not refused,
+        {
+            "largest_share_already_delivered": round(max((row[2] for row in rows), default=0), 4),
+            "largest_share_dated_outside_quarter": round(max((row[3] for row in rows), default=0), 4),
+            "deliveries_refused": dg.MetadataValue.json(refused),
+        },
+    )
+
+
+ingest_checks = [volume_against_history, delivery_is_new]

@@ -84,3 +84,15 @@ def test_a_broken_postcode_lookup_is_refused_naming_file_and_column_and_the_tabl
     assert error.cls_name == PostcodeLookupError.__name__
     assert re.search(message, error.message)
     assert query(nino_home, "SELECT * FROM reference.postcode_lookup ORDER BY ALL") == before
+
+
+def test_a_scan_that_is_a_symbolic_link_is_refused(nino_home, tmp_path):
+    elsewhere = write_scan(tmp_path / "elsewhere", Q1, scan_text(Q1, GOOD_RECORDS))
+    nino_home.scans.mkdir(parents=True, exist_ok=True)
+    link = nino_home.scans / elsewhere.name
+    link.symlink_to(elsewhere)
+    (nino_home.scans / (elsewhere.name + CHECKSUM_SUFFIX)).write_bytes(
+        elsewhere.with_name(elsewhere.name + CHECKSUM_SUFFIX).read_bytes())
+    with pytest.raises(ScanStructureError, match="mws_2002-Q1.txt: is a symbolic link; a delivered scan must be a "
+                                                 "regular file"):
+        check_scan_file(link, Q1)

@@ -42,8 +42,8 @@ def test_every_expectation_is_a_blocking_check_that_passes_on_good_data(nino_hom
     assert result.success
     checks = evaluations(result)
     expected = {name for suite in load_suites() for name in suite.check_names()}
-    assert set(checks) == expected | {"volume_against_history", "records_reconcile", "disclosure_rules",
-                                      "no_personal_data"}
+    assert set(checks) == expected | {"volume_against_history", "delivery_is_new", "records_reconcile",
+                                      "disclosure_rules", "no_personal_data"}
     assert all(evaluation.passed for evaluation in checks.values())
     specs = [spec for checks_definition in ALL_CHECKS for spec in checks_definition.check_specs]
     assert specs and all(spec.blocking for spec in specs)
@@ -231,3 +231,27 @@ def test_a_postcode_left_in_a_geocoded_table_fails_and_blocks_the_cubes(nino_hom
     assert "geocoded_registrations" in materialized and "finest_cells" not in materialized
     assert "supplementary_tables" not in materialized
     assert "ZZ99" not in json.dumps([str(entry) for entry in instance.all_logs(result.run_id)])
+
+
+def test_the_previous_quarters_file_resent_as_this_quarters_fails_a_blocking_check_and_nothing_is_published(
+        nino_home):
+    q2 = Quarter(2002, 2)
+    later = [record.but(registration_date="2002-05-20") for record in ADULTS[:10]]
+    write_world(nino_home, {Q1: ADULTS, q2: ADULTS})  # the same records, only the header and the name changed
+    result = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS], selection=JOURNEY_TO_QA, resources=resources(nino_home),
+        tags=range_tags([Q1, q2]), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    new = evaluations(result)["delivery_is_new"]
+    assert not new.passed
+    assert new.metadata["deliveries_refused"].value == [
+        "2002-Q2: 100% of its NINos are in earlier quarters' scans, 100% of its registrations are dated outside the "
+        "quarter"]
+    assert not result.asset_materializations_for_node("supplementary_tables")
+    assert "AB000001C" not in str(new.metadata)
+
+    write_world(nino_home, {Q1: ADULTS, q2: [*later, *(r.but(nino=f"CE{n:06d}A", registration_date="2002-05-20")
+                                                     for n, r in enumerate(ADULTS[10:]))]})
+    result = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS], selection=JOURNEY_TO_QA, resources=resources(nino_home),
+        tags=range_tags([Q1, q2]), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert evaluations(result)["delivery_is_new"].passed  # a third of people registered again: not a resend
