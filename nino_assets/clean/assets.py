@@ -23,6 +23,7 @@ import dagster as dg
 from nino_assets.cell_key.record_keys import HASH_DOMAIN, RECORD_KEY_RANGE
 from nino_assets.ingest.assets import RAW_SCAN
 from nino_assets.clean.nino_format import NINO_REGEX
+from nino_assets.shared.deliveries import carry_delivery
 from nino_assets.shared.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
 from nino_assets.clean.pseudonyms import KEY_VARIABLE, PseudonymKey
 from nino_assets.reference.age_bands import ADULT_AGE, OLDEST_AGE
@@ -173,6 +174,7 @@ def registrations(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
     quarters = quarters_of(context)
     with warehouse.transaction() as connection:
         counts = classify_scans(connection, quarters)
+        deliveries = carry_delivery(connection, REGISTRATIONS.name, RAW_SCAN.name, quarters)
     if counts["uses_development_key"]:
         context.log.warning(
             f"Pseudonyms were made with the DEVELOPMENT key: set {KEY_VARIABLE} for real data. "
@@ -183,6 +185,7 @@ def registrations(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg
         metadata={
             "quarters": quarter_range_label(quarters),
             "dagster/row_count": counts["records_out"],
+            "deliveries": dg.MetadataValue.json(deliveries),
             "records_in": counts["records_in"],
             "records_out": counts["records_out"],
             "records_excluded": sum(exclusions.values()),

@@ -14,6 +14,7 @@ included), so a new quarter's scan changes no cell of an earlier quarter.
 import dagster as dg
 
 from nino_assets.geography.assets import GEOCODED_REGISTRATIONS
+from nino_assets.shared.deliveries import carry_delivery
 from nino_assets.shared.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
 from nino_assets.geography.postcodes import AREA_NAMES, OVERSEAS_CODE, UNKNOWN_CODE
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
@@ -119,6 +120,7 @@ def finest_cells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
         replace_partitions(connection, FINEST_CELLS, quarters, sql_text(FINEST_CELLS.name),
                            {"quarters": [quarter.label for quarter in quarters], "record_key_range": RECORD_KEY_RANGE})
         cells = count_rows(connection, FINEST_CELLS, quarters)
+        deliveries = carry_delivery(connection, FINEST_CELLS.name, GEOCODED_REGISTRATIONS.name, quarters)
         [(registrations,)] = connection.execute(
             f"SELECT coalesce(sum(registrations), 0) FROM {FINEST_CELLS.qualified_name} "
             "WHERE quarter IN (SELECT unnest($labels))", {"labels": [quarter.label for quarter in quarters]},
@@ -128,6 +130,7 @@ def finest_cells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
             "quarters": quarter_range_label(quarters),
             "dagster/row_count": cells,
             "registrations": int(registrations),
+            "deliveries": dg.MetadataValue.json(deliveries),
             **FINEST_CELLS.definition_metadata(),
         }
     )

@@ -18,6 +18,7 @@ from nino_assets.cell_key.ptable import (
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
 from nino_assets.cubes.cross_classifications import PUBLISHED
 from nino_assets.cubes.assets import FINEST_CELLS
+from nino_assets.shared.deliveries import carry_delivery
 from nino_assets.shared.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
 from nino_assets.shared.tables import REFERENCE, STATISTICS, Column, Table
 from nino_assets.shared.warehouse import Warehouse, count_rows, replace_partitions, replace_table, sql_text
@@ -193,10 +194,12 @@ def perturbed_counts(
              "rounding_base": disclosure_control.rounding_base},
         )
         cells = count_rows(connection, PERTURBED_COUNTS, quarters)
+        deliveries = carry_delivery(connection, PERTURBED_COUNTS.name, FINEST_CELLS.name, quarters)
     return dg.MaterializeResult(
         metadata={
             "quarters": quarter_range_label(quarters),
             "dagster/row_count": cells,
+            "deliveries": dg.MetadataValue.json(deliveries),
             "cross_classifications": len(PUBLISHED),
             "rounding_base": disclosure_control.rounding_base,
             **PERTURBED_COUNTS.definition_metadata(),

@@ -9,6 +9,7 @@ import dagster as dg
 
 from nino_assets.clean.assets import REGISTRATIONS
 from nino_assets.ingest.assets import RAW_SCAN
+from nino_assets.shared.deliveries import carry_delivery
 from nino_assets.shared.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
 from nino_assets.geography.postcodes import OVERSEAS_CODE, UK_POSTCODE_REGEX, UNKNOWN_CODE
 from nino_assets.reference.assets import POSTCODE_LOOKUP
@@ -103,6 +104,7 @@ def geocoded_registrations(context: dg.AssetExecutionContext, warehouse: Warehou
             connection.execute(f"SELECT geocoding_outcome, count(*) FROM {staged} GROUP BY ALL ORDER BY 1").fetchall()
         )
         records_in = count_rows(connection, REGISTRATIONS, quarters)
+        deliveries = carry_delivery(connection, GEOCODED_REGISTRATIONS.name, REGISTRATIONS.name, quarters)
         records_out = count_rows(connection, GEOCODED_REGISTRATIONS, quarters)
         connection.execute(f"DROP TABLE {staged}")
     return dg.MaterializeResult(
@@ -111,6 +113,7 @@ def geocoded_registrations(context: dg.AssetExecutionContext, warehouse: Warehou
             "dagster/row_count": records_out,
             "records_in": records_in,
             "records_out": records_out,
+            "deliveries": dg.MetadataValue.json(deliveries),
             "outcomes": dg.MetadataValue.json(outcomes),
             "geocoded_rate": outcomes.get("geocoded", 0) / max(records_out, 1),
             "overseas_registrations": outcomes.get("overseas address", 0),

@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 
 from nino_assets.ingest import scan_format
+from nino_assets.shared.deliveries import SHOWN_DIGITS, record_delivery
 from nino_assets.shared.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
 from nino_assets.shared.nino_home import NinoHome
 from nino_assets.shared.quarters import Quarter
@@ -245,6 +246,7 @@ def raw_scan(context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home:
     scans = check_scan_files(nino_home.scans, quarters)
     with warehouse.transaction() as connection:
         counts = load_scans(connection, scans)
+        record_delivery(connection, RAW_SCAN.name, {scan.quarter.label: scan.sha256 for scan in scans})
     rejects_by_reason = counts.pop("rejects_by_reason")
     context.log.info(
         f"Loaded {counts['records_loaded']} records of {len(scans)} scan file(s) for "
@@ -257,6 +259,7 @@ def raw_scan(context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home:
             **counts,
             "reject_rate": counts["records_rejected"] / max(counts["records_declared"], 1),
             "rejects_by_reason": dg.MetadataValue.json(rejects_by_reason),
+            "deliveries": dg.MetadataValue.json({scan.quarter.label: scan.sha256[:SHOWN_DIGITS] for scan in scans}),
             "files": dg.MetadataValue.md(
                 "| quarter | file | records | bytes | SHA-256 |\n|---|---|---|---|---|\n"
                 + "\n".join(

@@ -17,6 +17,7 @@ import dagster as dg
 import duckdb
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # as the UI draws it (dagster 1.13)
 
+from nino_assets.shared.deliveries import disagreements
 from nino_assets.shared.quarters import Quarter
 from nino_assets.shared.warehouse import CHECK_OUTCOMES, WHOLE_TABLE, Warehouse, ensure_table
 
@@ -100,12 +101,15 @@ class PublicationGate:
     holds no upstream checks). Built by the definitions and handed to the publication assets as a resource."""
 
     checks_by_asset: Mapping[str, tuple[GatedCheck, ...]]
+    layers: tuple[str, ...]  # the partitioned layers, which must hold the same delivery of each quarter
 
     @classmethod
     def of_journey(cls, assets: Sequence, checks: Sequence) -> PublicationGate:
         graph = AssetGraph.from_assets([*assets, *checks])
+        layers = tuple(sorted(key.to_user_string() for key in graph.get_all_asset_keys()
+                              if graph.get(key).partitions_def is not None))
         return cls({key.to_user_string(): tuple(blocking_checks_upstream(graph, key))
-                    for key in graph.get_all_asset_keys()})
+                    for key in graph.get_all_asset_keys()}, layers)
 
     def enforce(self, context: dg.AssetExecutionContext, warehouse: Warehouse, quarters: Sequence[Quarter]) -> dict:
         """Refuse, naming the checks, unless every blocking check upstream passed on these quarters' data.
@@ -114,10 +118,11 @@ class PublicationGate:
         asset = context.asset_key.to_user_string()
         checks = self.checks_by_asset[asset]
         with warehouse.transaction() as connection:
-            problems = refusals(connection, checks, [quarter.label for quarter in quarters])
+            labels = [quarter.label for quarter in quarters]
+            problems = refusals(connection, checks, labels) + disagreements(connection, self.layers, labels)
         if problems:
             raise PublicationRefused(
                 f"{asset} refused: {len(problems)} blocking check(s) upstream have not passed on the data it would "
-                "publish:\n  - " + "\n  - ".join(problems)
+                "publish, or its layers disagree:\n  - " + "\n  - ".join(problems)
             )
         return {"gate_checks_passed": len(checks), "gate_quarters": len(quarters)}
