@@ -308,8 +308,10 @@ def _command_ui(arguments: argparse.Namespace) -> int:
     home = NinoHome.from_environment()
     prepare_home(home)
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    # a checkout's workspace file; an installed package loads the same code location by its module
+    location = ["-w", str(workspace)] if workspace.is_file() else ["-m", "nino_assets.definitions", "-a", "defs"]
     dagster = str(Path(sys.executable).with_name("dagster"))  # the environment's own, whatever PATH says
-    os.execv(dagster, [dagster, "dev", "-w", str(workspace), "--host", arguments.host, "--port", str(arguments.port)])
+    os.execv(dagster, [dagster, "dev", *location, "--host", arguments.host, "--port", str(arguments.port)])
     return 0  # not reached
 
 
