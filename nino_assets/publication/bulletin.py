@@ -18,7 +18,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from nino_assets.shared.quarters import Quarter
+from nino_assets.shared.quarters import SERIES_START, Quarter
 from nino_assets.release.versions import NOTE_MARKER
 from nino_assets.publication.supplementary_tables import LAYOUTS, NOT_AVAILABLE, PUBLICATION_TITLE, TableLayout
 
@@ -178,7 +178,7 @@ def series_chart(tables: ReleaseTables, discontinuities: list[dict]) -> Chart:
     marked = "; ".join(f"[{number}] {item['title']} ({_quarter_of(item['start_date'])})"
                        for number, item in enumerate(discontinuities, start=1))
     return Chart(
-        "series", "Registrations each quarter since 2002",
+        "series", f"Registrations each quarter since {SERIES_START.year}",
         f"Line chart of registrations in each quarter from {quarters[0]} to {quarters[-1]}. Dotted lines mark "
         f"discontinuities: {marked}. Their effects are described below the chart.",
         figure, "Registrations by quarter (Table 1, all nationalities)", ["Quarter", "Registrations"],
@@ -371,7 +371,7 @@ to {reference.label}. Figures are perturbed and rounded to the nearest {rounding
 <p>Changes in who may work in the UK, and events that stopped or delayed registrations, break the series. The
 quarterly chart marks them:</p><ul>{breaks}</ul></section>
 <section aria-labelledby="quality"><h2 id="quality">Strengths, limitations and comparisons</h2>
-<h3>Strengths</h3><ul><li>A count of every registration of an adult overseas national, quarterly since January 2002,
+<h3>Strengths</h3><ul><li>A count of every registration of an adult overseas national, quarterly since {SERIES_START:%B %Y},
 from the administrative system that allocates the numbers, with geography down to the local authority.</li>
 <li>Published quarterly to a pre-announced timetable; the whole series is rebuilt by the same code each time.</li></ul>
 <h3>Limitations</h3><ul><li>Each count is of registrations: a person is counted when their NINo is registered,

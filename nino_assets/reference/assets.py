@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from nino_assets.shared.nino_home import NinoHome
-from nino_assets.release.calendar import load_calendar
+from nino_assets.release.calendar import PRE_RELEASE_ACCESS, RELEASE_TIME, RELEASE_TIME_TEXT, load_calendar
 from nino_assets.shared.tables import REFERENCE, Column, Table
 from nino_assets.shared.warehouse import Warehouse, count_rows, ensure_table, replace_table, sql_text
 
@@ -122,19 +122,23 @@ REFERENCE_SOURCES = Table(
 )
 
 
-def _source_checksum(table: Table, parameters: dict[str, str]) -> str:
+def _source_checksum(table: Table, parameters: dict[str, str], rules: dict[str, object]) -> str:
     digest = hashlib.sha256(sql_text(table.name).encode())
     for _, path in sorted(parameters.items()):
         digest.update(Path(path).read_bytes())
+    digest.update(repr(sorted(rules.items())).encode())
     return digest.hexdigest()
 
 
 def _materialize_reference(
-    warehouse: Warehouse, table: Table, parameters: dict[str, str], source_metadata: dict[str, object]
+    warehouse: Warehouse, table: Table, parameters: dict[str, str], source_metadata: dict[str, object],
+    rules: dict[str, object] | None = None,
 ) -> dg.MaterializeResult:
-    """Build a reference table from its files, unless it was built from the same bytes already: a quarter's run
-    then costs nothing here, and the table's checks stand."""
-    checksum = _source_checksum(table, parameters)
+    """Build a reference table from its files (SQL parameters naming them) and the rules its SQL applies (further
+    parameters), unless it was built from the same bytes and rules already: a quarter's run then costs nothing
+    here, and the table's checks stand."""
+    rules = rules or {}
+    checksum = _source_checksum(table, parameters, rules)
     with warehouse.transaction() as connection:
         ensure_table(connection, REFERENCE_SOURCES)
         ensure_table(connection, table)
@@ -143,7 +147,7 @@ def _materialize_reference(
             {"name": table.name}).fetchall()
         rebuilt = built_from != [(checksum,)] or count_rows(connection, table) == 0
         if rebuilt:
-            replace_table(connection, table, sql_text(table.name), parameters)
+            replace_table(connection, table, sql_text(table.name), {**parameters, **rules})
             connection.execute(f"INSERT OR REPLACE INTO {REFERENCE_SOURCES.qualified_name} VALUES ($name, $sha)",
                                {"name": table.name, "sha": checksum})
         row_count = count_rows(connection, table)
@@ -277,7 +281,7 @@ RELEASE_CALENDAR = Table(
     columns=(
         Column("reference_quarter", "VARCHAR", "The last quarter the release covers.", nullable=False),
         Column("release_date", "DATE", "The day of release.", nullable=False),
-        Column("release_at", "TIMESTAMPTZ", "The moment it becomes public: 09:30 UK time.", nullable=False),
+        Column("release_at", "TIMESTAMPTZ", f"The moment it becomes public: {RELEASE_TIME_TEXT} UK time.", nullable=False),
         Column("pre_release_from", "TIMESTAMPTZ", "Pre-release access opens: 24 hours before.", nullable=False),
         Column("announced_on", "DATE", "When the date was announced (at least four weeks before).", nullable=False),
         Column("change_reason", "VARCHAR", "Why the date departs from the rule, if it does."),
@@ -294,15 +298,16 @@ RELEASE_CALENDAR_FILE = REFERENCE_DATA / "release_calendar.csv"
     kinds={"duckdb"},
     pool="warehouse",
     description=RELEASE_CALENDAR.description + " The file is checked against the calendar's rules "
-    "(release_calendar.py) before it is loaded; an error names the line and the rule.",
+    "(release/calendar.py) before it is loaded; an error names the line and the rule.",
     metadata=RELEASE_CALENDAR.definition_metadata(),
 )
 def release_calendar(warehouse: Warehouse) -> dg.MaterializeResult:
     releases = load_calendar(RELEASE_CALENDAR_FILE)
     result = _materialize_reference(
         warehouse, RELEASE_CALENDAR, {"release_calendar_csv": str(RELEASE_CALENDAR_FILE)},
-        _source_metadata(TEAM_SOURCE + " Dates by the team's release rule (see release_calendar.py).", "2026-11",
+        _source_metadata(TEAM_SOURCE + " Dates by the team's release rule (see release/calendar.py).", "2026-11",
                          [RELEASE_CALENDAR_FILE]),
+        rules={"release_time": RELEASE_TIME, "pre_release_access": PRE_RELEASE_ACCESS},
     )
     return dg.MaterializeResult(metadata={
         **result.metadata,
