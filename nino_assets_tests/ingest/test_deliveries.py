@@ -1,20 +1,25 @@
 """Deliveries as a supplier's failures make them: a scan without its manifest, repeated record ids, a postcode
-lookup with a column missing or no postcodes. Each is refused or rejected naming the file and the rule, nothing of
+lookup with a column missing or no postcodes, a link, a quarter not yet ended, a volume ten times the usual. Each is refused or rejected naming the file and the rule, nothing of
 the delivery is overwritten, and the warehouse keeps what it held."""
 
 import hashlib
 import re
+from datetime import date
+
+import dagster as dg
 
 import pytest
 
-from nino_assets.ingest.assets import ScanStructureError, check_scan_file, raw_scan
+from nino_assets.ingest.assets import ScanStructureError, check_scan_file, landing_sensor, raw_scan
+from nino_assets.ingest.checks import volume_against_history
 from nino_assets.ingest.scan_format import CHECKSUM_SUFFIX
-from nino_assets.reference.assets import PostcodeLookupError, postcode_lookup
-from nino_assets.shared.quarters import Quarter
+from nino_assets.reference.assets import PostcodeLookupError, postcode_lookup, reference_assets
+from nino_assets.definitions import defs, resources
+from nino_assets.shared.quarters import Quarter, quarters_between
 from nino_assets.synthetic.generator import LandingFileExists, generate_quarter, generate_series
-from nino_assets_tests.support.pipeline_world import write_lookup
+from nino_assets_tests.support.pipeline_world import Record, write_lookup, write_world
 from nino_assets_tests.support.scan_files import GOOD_RECORDS, scan_text, write_scan
-from nino_assets_tests.support.warehouse import materialize_quarters, query
+from nino_assets_tests.support.warehouse import materialize_quarters, query, range_tags
 
 Q1 = Quarter(2002, 1)
 
@@ -96,3 +101,29 @@ def test_a_scan_that_is_a_symbolic_link_is_refused(nino_home, tmp_path):
     with pytest.raises(ScanStructureError, match="mws_2002-Q1.txt: is a symbolic link; a delivered scan must be a "
                                                  "regular file"):
         check_scan_file(link, Q1)
+
+
+def test_a_scan_for_a_quarter_not_yet_ended_waits_and_is_not_loaded(nino_home):
+    future = Quarter.containing(date.today()).next()
+    write_scan(nino_home.scans, future, scan_text(future, GOOD_RECORDS))
+    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources={"nino_home": nino_home},
+                                 definitions=defs) as context:
+        result = landing_sensor(context)
+    assert not result.run_requests
+    assert result.skip_reason.skip_message == f"no new scan; not yet complete: {future.label}"
+
+
+def test_a_quarter_ten_times_the_usual_volume_fails_the_volume_check(nino_home):
+    history = quarters_between(Quarter(2002, 1), Quarter(2003, 1))
+    surge = Quarter(2003, 2)
+    scans = {quarter: [Record(nino=f"AB{100 * index + n:06d}C") for n in range(20)]
+             for index, quarter in enumerate(history)}
+    scans[surge] = [Record(nino=f"CE{n:06d}A") for n in range(200)]
+    write_world(nino_home, scans)
+    discontinuities = [asset for asset in reference_assets if asset.key.to_user_string() == "discontinuities"]
+    result = dg.materialize([*discontinuities, raw_scan, volume_against_history], resources=resources(nino_home),
+                            tags=range_tags([*history, surge]), instance=dg.DagsterInstance.ephemeral(),
+                            raise_on_error=False)
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_against_history"]
+    assert not evaluation.passed
+    assert evaluation.metadata["outside_tolerance"].value == ["2003-Q2: +900% on the quarter, +900% on the year"]
