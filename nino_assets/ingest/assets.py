@@ -208,6 +208,12 @@ def load_scans(connection, scans: list[CheckedScan]) -> dict[str, object]:
             f"SELECT reject_reason, count(*) FROM {staged} WHERE reject_reason IS NOT NULL GROUP BY ALL ORDER BY 1"
         ).fetchall()
     )
+    for scan in scans:
+        # the bytes loaded must be the bytes checked: a file still being written, or replaced under the load, is
+        # refused and the transaction rolled back
+        current = scan.path.read_bytes()
+        if len(current) != scan.size_bytes or hashlib.sha256(current).hexdigest() != scan.sha256:
+            raise ScanStructureError(scan.path, "changed while it was being loaded (still being written?)")
     parsed_lines = connection.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
     connection.execute(f"DROP TABLE {staged}")
     declared = sum(scan.record_count for scan in scans)

@@ -16,12 +16,20 @@ from nino_assets.ingest.scan_format import CHECKSUM_SUFFIX
 from nino_assets.reference.assets import PostcodeLookupError, postcode_lookup, reference_assets
 from nino_assets.definitions import defs, resources
 from nino_assets.shared.quarters import Quarter, quarters_between
+from nino_assets.shared.warehouse import stage
 from nino_assets.synthetic.generator import LandingFileExists, generate_quarter, generate_series
 from nino_assets_tests.support.pipeline_world import Record, write_lookup, write_world
 from nino_assets_tests.support.scan_files import GOOD_RECORDS, scan_text, write_scan
 from nino_assets_tests.support.warehouse import materialize_quarters, query, range_tags
 
 Q1 = Quarter(2002, 1)
+
+
+def assert_nothing_loaded(home):
+    """The raw layer holds no record (the warehouse may not exist yet, or hold an empty table)."""
+    if home.warehouse.exists():
+        [(tables,)] = query(home, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'raw_scan'")
+        assert not tables or query(home, "SELECT count(*) FROM raw.raw_scan") == [(0,)]
 
 
 def test_a_scan_delivered_without_its_manifest_is_never_overwritten_and_not_loaded(nino_home):
@@ -42,8 +50,7 @@ def test_a_scan_delivered_without_its_manifest_is_never_overwritten_and_not_load
         check_scan_file(scan, Q1)
     result = materialize_quarters([raw_scan], nino_home, [Q1])
     assert not result.success
-    assert not nino_home.warehouse.exists() or query(
-        nino_home, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'raw_scan'") in ([(0,)], [(1,)])
+    assert_nothing_loaded(nino_home)
 
 
 def test_a_manifest_without_its_scan_stops_the_generator_too(nino_home):
@@ -127,3 +134,21 @@ def test_a_quarter_ten_times_the_usual_volume_fails_the_volume_check(nino_home):
     [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_against_history"]
     assert not evaluation.passed
     assert evaluation.metadata["outside_tolerance"].value == ["2003-Q2: +900% on the quarter, +900% on the year"]
+
+
+def test_a_scan_that_grows_while_it_is_loaded_is_refused_and_nothing_of_it_is_taken(nino_home, monkeypatch):
+    scan = write_scan(nino_home.scans, Q1, scan_text(Q1, GOOD_RECORDS))
+    real_stage = stage
+
+    def stage_while_the_file_grows(connection, asset_name, parameters):
+        with scan.open("ab") as handle:
+            handle.write(b"4|AB999999C|1970-01-01|M|ESP|2002-02-02||OVERSEAS\n")
+        return real_stage(connection, asset_name, parameters)
+
+    monkeypatch.setattr("nino_assets.ingest.assets.stage", stage_while_the_file_grows)
+    result = materialize_quarters([raw_scan], nino_home, [Q1])
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    assert "mws_2002-Q1.txt: changed while it was being loaded (still being written?); nothing of this file was " \
+           "loaded" in failure.step_failure_data.error.cause.message
+    assert_nothing_loaded(nino_home)
