@@ -11,6 +11,7 @@ this process and its workers.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import resource
 import shutil
@@ -25,6 +26,7 @@ import dagster as dg
 import duckdb
 
 from nino_assets.benchmarks.costs import RunCosts
+from nino_assets.reference.assets import REFERENCE_DATA
 from nino_assets.definitions import resources
 from nino_assets.shared.nino_home import NinoHome
 from nino_assets.ingest.scan_format import COLUMN_NAMES
@@ -167,9 +169,15 @@ def per_partition_seconds(folder: Path) -> float:
 
 
 def essential_work_seconds(folder: Path, script: Path) -> float:
-    """The floor script's time for the essential work of a whole-series backfill on this folder's landing files."""
-    finished = subprocess.run(["bash", str(script), str(folder), sys.executable], check=True, capture_output=True,
-                              text=True)
+    """The floor script's time for the essential work of a whole-series backfill on this folder's landing files.
+
+    The script finds the reference files at `<nino_assets>/reference_data`, the package's layout before its stage
+    folders; it is given a `nino_assets` folder whose `reference_data` is the package's `reference/data`."""
+    with tempfile.TemporaryDirectory() as shim:
+        (Path(shim) / "nino_assets").mkdir()
+        (Path(shim) / "nino_assets" / "reference_data").symlink_to(REFERENCE_DATA)
+        finished = subprocess.run(["bash", str(script), str(folder), sys.executable], check=True,
+                                  capture_output=True, text=True, cwd=shim, env={**os.environ, "PYTHONPATH": shim})
     return float(re.search(r"floor_seconds=([0-9.]+)", finished.stdout).group(1))
 
 
