@@ -122,7 +122,8 @@ class PublicationGate:
             problems = refusals(connection, checks, labels) + disagreements(connection, self.layers, labels)
         if problems:
             raise PublicationRefused(
-                f"{asset} refused: {len(problems)} blocking check(s) upstream have not passed on the data it would "
-                "publish, or its layers disagree:\n  - " + "\n  - ".join(problems)
+                f"{asset} refused: {len(problems)} problem(s) with the data it would publish (a blocking check "
+                "upstream not passed, or a quarter's layers holding different deliveries):\n  - "
+                + "\n  - ".join(problems)
             )
         return {"gate_checks_passed": len(checks), "gate_quarters": len(quarters)}
