@@ -5,11 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export NINO_HOME ?= $(CURDIR)/data
 
-# Debian packages the tests drive: LibreOffice reads the ODS tables back, Chromium renders the bulletin.
-SYSTEM_PACKAGES := libreoffice-calc-nogui chromium fonts-dejavu-core
+# Debian packages the tests drive: LibreOffice reads the ODS tables back, Chromium renders the bulletin, PostgreSQL is
+# the production stack's database.
+SYSTEM_PACKAGES := libreoffice-calc-nogui chromium fonts-dejavu-core postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test ui serve bench system-packages
+.PHONY: run test ui serve deploy bench system-packages
 
 $(BIN)/nino: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ run: $(BIN)/nino
 	$(BIN)/nino run
 
 system-packages:
-	@command -v soffice >/dev/null && command -v chromium >/dev/null || { \
+	@command -v soffice >/dev/null && command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
 
@@ -34,6 +35,11 @@ ui: $(BIN)/nino
 
 serve: $(BIN)/nino
 	$(BIN)/nino serve --home $(NINO_HOME)
+
+# The production stack (code server, webserver, daemon) against the PostgreSQL server NINO_DAGSTER_POSTGRES_URL names;
+# docs/deployment.md.
+deploy: $(BIN)/nino
+	$(BIN)/nino deploy
 
 # The yardstick for speed: the essential work of a backfill as bare DuckDB, kept by the team beside the project.
 FLOOR_SCRIPT ?= $(wildcard $(CURDIR)/../shared/bench/floor.sh)

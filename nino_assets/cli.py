@@ -315,6 +315,27 @@ def _command_ui(arguments: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _command_deploy(arguments: argparse.Namespace) -> int:
+    from nino_assets.deploy.stack import DeploymentError, Stack, StackSettings
+
+    settings = StackSettings(host=arguments.host, port=arguments.port, code_server_port=arguments.code_server_port,
+                             instance_config=arguments.instance_config)
+    try:
+        stack = Stack(NinoHome.from_environment(), settings)
+        stack.prepare()
+    except DeploymentError as error:
+        print(f"nino deploy: {error}", file=sys.stderr)
+        return 2
+    try:
+        stack.start()
+    except DeploymentError as error:
+        print(f"nino deploy: {error}", file=sys.stderr)
+        stack.stop()
+        return 2
+    stack.supervise()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from nino_assets.service.server import add_serve_arguments
     from nino_assets.synthetic import DEFAULT_SEED
@@ -352,6 +373,17 @@ def main(argv: list[str] | None = None) -> int:
     ui_parser.add_argument("--host", default="127.0.0.1")
     ui_parser.add_argument("--port", type=int, default=3000)
     ui_parser.set_defaults(handler=_command_ui)
+
+    deploy_parser = commands.add_parser(
+        "deploy", help="start the production stack (code server, webserver and daemon) against the PostgreSQL server "
+                       "that NINO_DAGSTER_POSTGRES_URL names, and keep it running until stopped")
+    deploy_parser.add_argument("--host", default="127.0.0.1", help="the webserver's address (default: loopback)")
+    deploy_parser.add_argument("--port", type=int, default=3000, help="the webserver's port")
+    deploy_parser.add_argument("--code-server-port", type=int, default=4266,
+                               help="the code server's port, on loopback")
+    deploy_parser.add_argument("--instance-config", type=Path,
+                               help="an instance file to run with instead of the project's deploy/dagster.yaml")
+    deploy_parser.set_defaults(handler=_command_deploy)
 
     serve_parser = commands.add_parser("serve", help="start the query service (Stat-Xplore's Open Data API) over "
                                                      "the released cubes")

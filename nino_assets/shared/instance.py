@@ -39,17 +39,29 @@ def _setup_lock(dagster_home: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def process_is_running(pid: int, since: float | None = None) -> bool:
+    """Whether process `pid` of this machine runs (a zombie, killed but not yet reaped, does not) and, given `since`
+    (a Unix time), was started by then: a process started later under the same id is another process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
+    state, started_ticks = fields[0], int(fields[19])
+    if state in ("Z", "X"):
+        return False
+    if since is None:
+        return True
+    booted = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                  if line.startswith("btime "))
+    return booted + started_ticks / os.sysconf("SC_CLK_TCK") <= since + 1
+
+
 def _process_is_gone(run: dg.DagsterRun) -> bool:
     pid, host = run.tags.get(PROCESS_TAG), run.tags.get(HOST_TAG)
     if not pid or host != socket.gethostname() or int(pid) == os.getpid():
         return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not process_is_running(int(pid))
 
 
 def free_slots_of_dead_runs(instance: dg.DagsterInstance) -> list[str]:

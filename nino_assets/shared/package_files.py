@@ -1,8 +1,9 @@
 """The files the package carries beside its code: SQL transforms and expectation suites, found through
 `importlib.resources` so that an installed package (not only a checkout) can run.
 
-In the repository they live at the top level, in `sql/` and `expectations/`, one folder a stage; `pyproject.toml`
-installs them as the packages `nino_assets.sql` and `nino_assets.expectations`.
+In the repository they live at the top level, in `sql/` and `expectations/`, one folder a stage, and `deploy/` (the
+production instance and workspace files); `pyproject.toml` installs them as the packages `nino_assets.sql`,
+`nino_assets.expectations` and `nino_assets.deploy_files`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 SQL_PACKAGE = "nino_assets.sql"
 SUITES_PACKAGE = "nino_assets.expectations"
+DEPLOY_PACKAGE = "nino_assets.deploy_files"
 
 
 def _walk(folder: Traversable, suffix: str, prefix: str = "") -> dict[str, Traversable]:
@@ -51,3 +54,11 @@ def suite_files(folder: Traversable | None = None) -> dict[str, Traversable]:
     """Every expectation suite, by its path under `expectations/` (or the folder given) without `.json`, e.g.
     `clean/registrations`."""
     return dict(sorted(_walk(folder or files(SUITES_PACKAGE), ".json").items()))
+
+
+def deploy_file(name: str) -> Path:
+    """A file of the production deployment, from `deploy/` (`dagster.yaml`, `workspace.yaml`)."""
+    entry = files(DEPLOY_PACKAGE) / name
+    if not entry.is_file():
+        raise FileNotFoundError(f"deploy/: no file {name}")
+    return Path(str(entry))

@@ -46,6 +46,12 @@ class DataLayout:
         return self.root_path / "dagster"
 
     @property
+    def deployment_home(self) -> Path:
+        """The production stack's DAGSTER_HOME (`nino deploy`): its instance file, compute logs and state; its run
+        history is in PostgreSQL."""
+        return self.root_path / "deployment"
+
+    @property
     def outputs(self) -> Path:
         return self.root_path / "outputs"
 

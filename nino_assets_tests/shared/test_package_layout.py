@@ -42,7 +42,7 @@ def test_each_suite_gates_a_table_of_the_stage_it_is_filed_under():
 def test_the_wheel_lists_every_package():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
     folders = {".".join(path.parent.relative_to(ROOT).parts) for path in PACKAGE.rglob("__init__.py")}
-    assert listed == folders | {"nino_assets.sql", "nino_assets.expectations"}
+    assert listed == folders | {"nino_assets.sql", "nino_assets.expectations", "nino_assets.deploy_files"}
 
 
 def _imports(path: Path, module: str) -> set[str]:

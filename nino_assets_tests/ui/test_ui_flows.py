@@ -4,22 +4,21 @@ run on the warehouse pool), lineage inspection (column schemas and check
 results on the graph from raw scan to the release), and the landing sensor starting a run when a scan lands. The asset
 graph page is opened in headless Chromium and saved as a screenshot. Every process started here is stopped."""
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from datetime import date
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from nino_assets.cli import prepare_home
 from nino_assets.shared.quarters import Quarter, series_quarters
+from nino_assets_tests.support.dagster_graphql import (
+    FINISHED, LOCATION, REPOSITORY, Webserver, answers, backfill_runs, launch_backfill, launch_run,
+    location_loaded, run_details, runs, wait_for_run)
+from nino_assets_tests.support.network import free_port
 from nino_assets_tests.support.pipeline_world import Record, write_records, write_world
 
 pytestmark = pytest.mark.ui_flows
@@ -29,8 +28,6 @@ ARTEFACTS = ROOT / "test-artefacts"
 ALL_QUARTERS = series_quarters(date.today())
 LANDED, NEW_QUARTER = ALL_QUARTERS[:-1], ALL_QUARTERS[-1]
 """Every quarter's scan has landed but the latest's, which the test drops in for the landing sensor."""
-LOCATION = "nino_stats"
-REPOSITORY = "__repository__"
 LINEAGE = ["raw_scan", "registrations", "geocoded_registrations", "finest_cells", "perturbed_counts",
            "supplementary_tables", "qa_report", "public_release"]
 
@@ -39,38 +36,6 @@ def people(index: int, quarter: Quarter, count: int = 12) -> list[Record]:
     """A few registrations a quarter, with NINos unique across the series."""
     return [Record(nino=f"AB{100 * index + number:06d}C", registration_date=f"{quarter.start:%Y-%m}-11")
             for number in range(count)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Webserver:
-    def __init__(self, port: int):
-        self.url = f"http://127.0.0.1:{port}"
-
-    def graphql(self, query: str, variables: dict | None = None) -> dict:
-        request = urllib.request.Request(f"{self.url}/graphql", method="POST",
-                                         data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as error:  # GraphQL says why in the body
-            raise AssertionError(f"{error}: {error.read().decode()[:2000]}") from None
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-    def wait_until(self, what: str, condition, timeout: float, every: float = 2.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = condition()
-            if value:
-                return value
-            time.sleep(every)
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +56,8 @@ def dagster_dev(tmp_path_factory):
     )
     server = Webserver(port)
     try:
-        server.wait_until("the webserver", lambda: _answers(server.url), timeout=180)
-        server.wait_until("the code location", lambda: _location_loaded(server), timeout=180)
+        server.wait_until("the webserver", lambda: answers(server.url), timeout=180)
+        server.wait_until("the code location", lambda: location_loaded(server), timeout=180)
         yield server, home
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # dagster dev, its webserver, daemon and code server
@@ -107,71 +72,6 @@ def dagster_dev(tmp_path_factory):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/server_info", timeout=5):
-            return True
-    except OSError:
-        return False
-
-
-def _location_loaded(server: Webserver) -> bool:
-    data = server.graphql("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-                          "locationOrLoadError { __typename } } } } }")
-    entries = data["workspaceOrError"]["locationEntries"]
-    return any(entry["name"] == LOCATION and entry["loadStatus"] == "LOADED"
-               and entry["locationOrLoadError"]["__typename"] == "RepositoryLocation" for entry in entries)
-
-
-def runs(server: Webserver, tags: list[dict]) -> list[dict]:
-    data = server.graphql("query ($filter: RunsFilter) { runsOrError(filter: $filter) { ... on Runs { results { "
-                          "runId status tags { key value } } } } }", {"filter": {"tags": tags}})
-    return data["runsOrError"]["results"]
-
-
-def launch_backfill(server: Webserver, job: str, quarters: list[Quarter]) -> str:
-    """A backfill of a job over these quarters, as the UI's "Materialize all" launches it; its id."""
-    launched = server.graphql(
-        "mutation ($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) { __typename "
-        "... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }",
-        {"params": {"selector": {"partitionSetName": f"{job}_partition_set", "repositorySelector": {
-            "repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}},
-            "partitionNames": [quarter.partition_key for quarter in quarters]}},
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    return launched["backfillId"]
-
-
-def launch_run(server: Webserver, job: str, quarter: Quarter) -> str:
-    """One run of a job for one quarter, as a schedule or sensor launches it; its id."""
-    launched = server.graphql(
-        "mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename "
-        "... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
-        {"params": {"selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job},
-                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": quarter.partition_key}]}}},
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    return launched["run"]["runId"]
-
-
-FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
-
-
-def backfill_runs(server: Webserver, backfill_id: str) -> list[dict]:
-    return runs(server, [{"key": "dagster/backfill", "value": backfill_id}])
-
-
-def run_details(server: Webserver, run_id: str) -> dict:
-    return server.graphql(
-        "query ($id: ID!) { runOrError(runId: $id) { ... on Run { status startTime endTime "
-        "stepStats { stepKey startTime endTime } } } }", {"id": run_id})["runOrError"]
-
-
-def wait_for_run(server: Webserver, run_id: str, timeout: float) -> dict:
-    return server.wait_until(f"run {run_id}", lambda: (details := run_details(server, run_id))["status"] in FINISHED
-                             and details, timeout=timeout, every=3)
 
 
 def test_the_three_ui_flows(dagster_dev):
