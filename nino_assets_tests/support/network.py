@@ -27,6 +27,7 @@ def _listening(table: str) -> dict[int, str]:
             host = socket.inet_ntop(socket.AF_INET, raw[::-1])
         else:  # four little-endian 32-bit words
             host = socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+            host = host.removeprefix("::ffff:") if "." in host else host  # an IPv4 address on an IPv6 socket
         found[inode] = f"{host}:{int(port, 16)}"
     return found
 

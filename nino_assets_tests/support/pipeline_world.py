@@ -49,6 +49,12 @@ def write_world(home: NinoHome, scans: dict[Quarter, list[Record]]) -> None:
         write_records(home, quarter, records)
 
 
+def people(index: int, quarter: Quarter, count: int = 12) -> list[Record]:
+    """A few registrations a quarter, with NINos unique across the series."""
+    return [Record(nino=f"AB{100 * index + number:06d}C", registration_date=f"{quarter.start:%Y-%m}-11")
+            for number in range(count)]
+
+
 def cleaning_without_the_age_rule(real_sql_text):
     """The clean stage with a bug, for tests of what catches it: the adult rule dropped, and children banded with
     the under-18s. Fails loudly if the SQL no longer holds the lines the bug replaces."""

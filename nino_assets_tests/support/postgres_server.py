@@ -79,6 +79,8 @@ class PostgresServer:
         return int((self.data / "postmaster.pid").read_text().splitlines()[0])
 
     def stop(self) -> None:
+        if not self.data.exists():
+            return  # stopped already
         try:
             self._run(str(_binaries() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         finally:

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from nino_assets.cli import prepare_home
-from nino_assets.shared.quarters import Quarter, series_quarters
+from nino_assets.shared.quarters import series_quarters
 from nino_assets_tests.support.dagster_graphql import (
     FINISHED, LOCATION, REPOSITORY, Webserver, answers, backfill_runs, launch_backfill, launch_run,
     location_loaded, run_details, runs, wait_for_run)
 from nino_assets_tests.support.network import free_port
-from nino_assets_tests.support.pipeline_world import Record, write_records, write_world
+from nino_assets_tests.support.pipeline_world import people, write_records, write_world
 
 pytestmark = pytest.mark.ui_flows
 
@@ -30,12 +30,6 @@ LANDED, NEW_QUARTER = ALL_QUARTERS[:-1], ALL_QUARTERS[-1]
 """Every quarter's scan has landed but the latest's, which the test drops in for the landing sensor."""
 LINEAGE = ["raw_scan", "registrations", "geocoded_registrations", "finest_cells", "perturbed_counts",
            "supplementary_tables", "qa_report", "public_release"]
-
-
-def people(index: int, quarter: Quarter, count: int = 12) -> list[Record]:
-    """A few registrations a quarter, with NINos unique across the series."""
-    return [Record(nino=f"AB{100 * index + number:06d}C", registration_date=f"{quarter.start:%Y-%m}-11")
-            for number in range(count)]
 
 
 @pytest.fixture(scope="module")
