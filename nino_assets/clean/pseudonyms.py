@@ -1,6 +1,7 @@
 """Pseudonymisation of the NINo: a keyed HMAC-SHA256, computed inside DuckDB so that no NINo leaves the warehouse.
 
-The key comes from the environment variable `NINO_PSEUDONYM_KEY`. Without it a clearly marked development key is
+The key comes from the environment variable `NINO_PSEUDONYM_KEY`, or from the file `NINO_PSEUDONYM_KEY_FILE` names.
+Without it a clearly marked development key is
 used, and the run log says so: pseudonyms made with a key that is in this repository protect nothing.
 A pseudonym cannot be turned back into a NINo without the key; with the key, the same NINo always gives the same
 pseudonym, which is what makes de-duplication across quarters and stable record keys possible.
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from dataclasses import dataclass
+
+from nino_assets.shared.secrets import read_secret
 
 KEY_VARIABLE = "NINO_PSEUDONYM_KEY"
 DEVELOPMENT_KEY = "nino-stats DEVELOPMENT pseudonym key - not for production data"
@@ -25,7 +27,7 @@ class PseudonymKey:
 
     @classmethod
     def from_environment(cls) -> PseudonymKey:
-        secret = os.environ.get(KEY_VARIABLE)
+        secret = read_secret(KEY_VARIABLE)
         if secret:
             return cls(secret.encode("utf-8"), is_development_key=False)
         return cls(DEVELOPMENT_KEY.encode("utf-8"), is_development_key=True)

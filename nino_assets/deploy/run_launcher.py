@@ -21,11 +21,13 @@ from nino_assets.shared.instance import PROCESS_TAG, process_is_running
 def run_process_id(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
     """The id of the process that executes `run`: the latest one its code server started for it (a resumed or
     re-launched run has several), or the `nino` process's for a run executed in process."""
+    # the code server records it among the run's first engine events: no need to read a long run's whole log
+    records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ENGINE_EVENT, limit=200).records
     started = [
         int(data.metadata["pid"].value)
-        for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
-        if (data := record.dagster_event.event_specific_data) is not None and "pid" in (data.metadata or {})
-        and record.message.startswith("Started process for run")
+        for entry in (record.event_log_entry for record in records)
+        if (data := entry.dagster_event.event_specific_data) is not None and "pid" in (data.metadata or {})
+        and entry.message.startswith("Started process for run")
     ]
     if started:
         return started[-1]

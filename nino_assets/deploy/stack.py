@@ -5,8 +5,8 @@ server, each started, watched and restarted when it dies, and all stopped togeth
 - the webserver (`dagster-webserver`) and the daemon (`dagster-daemon run`) load the location from the code server
   through `deploy/workspace.yaml`, and keep their state in the instance of `deploy/dagster.yaml` (PostgreSQL).
 
-Secrets are read from the environment, each as `NAME` or as a file named by `NAME_FILE` (the way container platforms
-hand them over), and passed on to the processes' environments only: never written to a file or printed.
+Secrets are read from the environment, each as `NAME` or as a file named by `NAME_FILE` (`shared/secrets.py`), and
+passed on to the processes' environments only: never written to a file or printed.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from nino_assets.clean.pseudonyms import KEY_VARIABLE
 from nino_assets.shared.package_files import deploy_file
 from nino_assets.shared.paths import DataLayout
+from nino_assets.shared.secrets import UnreadableSecret, read_secret
 
 POSTGRES_URL = "NINO_DAGSTER_POSTGRES_URL"
 CODE_SERVER_HOST, CODE_SERVER_PORT = "NINO_CODE_SERVER_HOST", "NINO_CODE_SERVER_PORT"
@@ -37,17 +38,6 @@ STOP_GRACE_SECONDS = 30
 
 class DeploymentError(Exception):
     """The stack cannot start: a secret is missing, the database does not answer, or a process does not come up."""
-
-
-def read_secret(name: str, environment: Mapping[str, str]) -> str | None:
-    """A secret from `NAME`, or from the file that `NAME_FILE` names (its content, without the final newline)."""
-    path = environment.get(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise DeploymentError(f"{name}_FILE names {path}, which cannot be read: {error.strerror}") from None
-    return environment.get(name) or None
 
 
 def redacted(url: str) -> str:
@@ -107,12 +97,14 @@ class Stack:
     def __init__(self, home: DataLayout, settings: StackSettings, environment: Mapping[str, str] | None = None):
         self.home, self.settings = home, settings
         source = dict(os.environ if environment is None else environment)
-        postgres_url = read_secret(POSTGRES_URL, source)
+        try:
+            postgres_url, pseudonym_key = read_secret(POSTGRES_URL, source), read_secret(KEY_VARIABLE, source)
+        except UnreadableSecret as error:
+            raise DeploymentError(str(error)) from None
         if not postgres_url:
             raise DeploymentError(f"{POSTGRES_URL} (or {POSTGRES_URL}_FILE) is not set: the production stack keeps its "
                                   "run history in PostgreSQL; give the server's URL, "
                                   "postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
-        pseudonym_key = read_secret(KEY_VARIABLE, source)
         if not pseudonym_key:
             raise DeploymentError(f"{KEY_VARIABLE} (or {KEY_VARIABLE}_FILE) is not set: production data is "
                                   "pseudonymised with the team's own key, never with the development key")

@@ -185,3 +185,15 @@ def test_development_key_is_announced_in_the_run_log(nino_home, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     result = materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q1_2002], instance=instance)
     assert any("DEVELOPMENT key" in message for message in run_log(instance, result))
+
+
+def test_the_key_is_read_from_the_file_its_variable_names(tmp_path, monkeypatch):
+    key_file = tmp_path / "pseudonym_key"
+    key_file.write_text("a production secret\n", encoding="utf-8")
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
+    monkeypatch.setenv(f"{KEY_VARIABLE}_FILE", str(key_file))
+    from_file = PseudonymKey.from_environment()
+    monkeypatch.delenv(f"{KEY_VARIABLE}_FILE")
+    monkeypatch.setenv(KEY_VARIABLE, "a production secret")
+    assert from_file == PseudonymKey.from_environment()
+    assert not from_file.is_development_key

@@ -155,17 +155,21 @@ def test_the_stack_refuses_to_start_without_its_secrets(missing):
     del environment[missing]
     with pytest.raises(DeploymentError, match=f"{missing} \\(or {missing}_FILE\\) is not set"):
         Stack(DataFolder(Path("/nonexistent")), StackSettings(), environment=environment)
+    with pytest.raises(DeploymentError, match=f"{missing}_FILE names /nonexistent/secret, which cannot be read"):
+        Stack(DataFolder(Path("/nonexistent")), StackSettings(),
+              environment={**environment, f"{missing}_FILE": "/nonexistent/secret"})
 
 
 def test_a_secret_is_read_from_its_file_and_the_database_url_is_never_printed_with_its_password(tmp_path):
-    from nino_assets.deploy.stack import DeploymentError, check_database, read_secret, redacted, sqlalchemy_url
+    from nino_assets.deploy.stack import DeploymentError, check_database, redacted, sqlalchemy_url
+    from nino_assets.shared.secrets import UnreadableSecret, read_secret
     from nino_assets_tests.support.network import free_port
 
     secret_file = tmp_path / "url"
     secret_file.write_text("postgresql://nino:s3cret@127.0.0.1:5432/dagster\n", encoding="utf-8")
     assert read_secret(POSTGRES_URL, {f"{POSTGRES_URL}_FILE": str(secret_file), POSTGRES_URL: "ignored"}) == (
         "postgresql://nino:s3cret@127.0.0.1:5432/dagster")
-    with pytest.raises(DeploymentError, match=f"{POSTGRES_URL}_FILE names .*missing, which cannot be read"):
+    with pytest.raises(UnreadableSecret, match=f"{POSTGRES_URL}_FILE names .*missing, which cannot be read"):
         read_secret(POSTGRES_URL, {f"{POSTGRES_URL}_FILE": str(tmp_path / "missing")})
     assert redacted("postgresql://nino:s3cret@db.example:5433/dagster") == "postgresql://nino@db.example:5433/dagster"
     assert sqlalchemy_url("postgresql://nino:s3cret@db/dagster") == "postgresql+psycopg2://nino:s3cret@db/dagster"
