@@ -6,6 +6,7 @@ blocking check upstream passed on every quarter they cover. They are written to 
 warehouse gives byte-identical files.
 """
 
+import csv
 import hashlib
 import json
 from pathlib import Path
@@ -16,9 +17,10 @@ from plotly.offline import get_plotlyjs
 from nino_assets.cubes.assets import CUBE_DIMENSIONS
 from nino_assets.geography.assets import GEOCODED_REGISTRATIONS
 from nino_assets.publication import gate
-from nino_assets.reference.assets import DISCONTINUITIES
+from nino_assets.reference.assets import DISCONTINUITIES, REFERENCE_DATA, RELEASE_CALENDAR_FILE
+from nino_assets.release.calendar import load_calendar
 from nino_assets.publication.gate import PublicationGate
-from nino_assets.publication.bulletin import PLOTLY_FILE, ReleaseTables, render
+from nino_assets.publication.bulletin import PLOTLY_FILE, ReleaseTables, masthead, render
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
 from nino_assets.disclosure.assets import PERTURBED_COUNTS, PTABLE, PTABLE_RULE, DisclosureControl
 from nino_assets.publication.ods import ods_bytes
@@ -152,7 +154,10 @@ def bulletin(
     tables = ReleaseTables(folder / "tables")
     page = folder / "bulletin" / "index.html"
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(render(tables, reference, discontinuities, disclosure_control.rounding_base), encoding="utf-8")
+    with (REFERENCE_DATA / "release_team.csv").open(newline="", encoding="utf-8") as team:
+        header = masthead(reference, load_calendar(RELEASE_CALENDAR_FILE), list(csv.DictReader(team)))
+    page.write_text(render(tables, reference, discontinuities, disclosure_control.rounding_base, header),
+                    encoding="utf-8")
     script = page.parent / PLOTLY_FILE
     script.write_text(get_plotlyjs(), encoding="utf-8")
     return dg.MaterializeResult(

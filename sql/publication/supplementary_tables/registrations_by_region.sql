@@ -6,7 +6,9 @@ WITH years AS (
 regions AS (
     SELECT region.member_id, country.label AS country, region.label AS region,
            -- the UK's countries (GSS codes ...92000...) first; overseas and unknown after them
-           format('{}|{}|{}', country.code NOT LIKE '_92000%', country.label, region.label) AS row_order
+           -- then the GSS standard order: England, Wales, Scotland, Northern Ireland; England's regions by code
+           format('{}|{}|{}', country.code NOT LIKE '_92000%', position(left(country.code, 1) IN 'EWSN'),
+                  region.code) AS row_order
     FROM stat.cube_dimensions AS region
     JOIN stat.cube_dimensions AS country ON country.member_id = region.parent_member_id
     WHERE region.dimension = 'geography' AND region.level = 'region'
