@@ -1,6 +1,7 @@
 """The web layer: Stat-Xplore's Open Data API (`/info`, `/rate_limit`, `/schema`, `/schema/{id}`, `/table`) under
 `/webapi/rest/v1/`, over the released cube. Every request needs a valid `APIKey` header and counts against the key's
 rate limit (`/rate_limit` itself does not); every error is a JSON body `{"message", "errorType"}`, never a trace.
+And the table builder, `/table-builder/`: a static page that asks the same API with the user's key.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -47,6 +49,17 @@ JSON_MEDIA_TYPE = "application/json;charset=UTF-8"
 """As Stat-Xplore labels its answers."""
 INFO = {"languages": [{"locale": "en", "displayName": "English"}]}
 LOGGER = logging.getLogger(__name__)
+TABLE_BUILDER_PATH = "/table-builder"
+TABLE_BUILDER_FILES = {"index.html": "text/html; charset=utf-8", "table_builder.js": "text/javascript; charset=utf-8",
+                       "table_builder.css": "text/css; charset=utf-8"}
+PAGE_HEADERS = {
+    # the page holds an API key: it runs its own script only, and talks to this service only
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                               "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,12 @@ async def _body(request: Request, limit: int) -> object:
         raise BadRequest(f"the request body is not valid JSON ({type(error).__name__})") from None
     except RecursionError:
         raise BadRequest("the request body is nested too deeply to be a table query") from None
+
+
+def _table_builder_files() -> dict[str, tuple[bytes, str]]:
+    """The page's files (package data), read once: each with its media type."""
+    folder = files("nino_assets.service") / "table_builder"
+    return {name: ((folder / name).read_bytes(), media_type) for name, media_type in TABLE_BUILDER_FILES.items()}
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -168,4 +187,23 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     for path in (f"{BASE_PATH}/table", f"{BASE_PATH}/table/"):
         app.add_api_route(path, table, methods=["POST"])
+
+    page_files = _table_builder_files()
+
+    @app.get(TABLE_BUILDER_PATH)
+    def table_builder_folder() -> Response:
+        # relative, as the page finds its files and the API: it works behind a proxy's path prefix too
+        return RedirectResponse("table-builder/", status_code=308)
+
+    @app.get(f"{TABLE_BUILDER_PATH}/")
+    def table_builder() -> Response:
+        return table_builder_file("index.html")
+
+    @app.get(TABLE_BUILDER_PATH + "/{name}")
+    def table_builder_file(name: str) -> Response:
+        if name not in page_files:
+            raise NotFound("there is no such file")
+        content, media_type = page_files[name]
+        return Response(content, media_type=media_type, headers=PAGE_HEADERS)
+
     return app
