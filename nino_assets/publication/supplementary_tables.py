@@ -1,7 +1,8 @@
 """The supplementary tables of a release: what each table holds, and how the ODS workbook around them reads.
 
 Every table is drawn from published cells only (`stat.perturbed_counts.published_value`: perturbed, then rounded to
-the rounding base) by its query in `sql/publication/supplementary_tables/<table>.sql`. A query returns its row label columns (named
+the rounding base) by its query in `sql/publication/supplementary_tables/<table>.sql` (but the nationality lookup, whose cells are the
+groupings' names). A query returns its row label columns (named
 as the table heads them), `row_order`, and one row per cell: `column_order`, `column_label`, `value`. The layout
 here spreads those cells into the table's columns; it never computes a number.
 """
@@ -76,6 +77,11 @@ LAYOUTS = (
     TableLayout(5, "registrations_by_age_and_sex", "Registrations by age band and sex, years to the end of the "
                 "quarter {quarter_of_year} since {first_full_year}", ("Period", "Age band"),
                 ("Note 1", "Note 2", "Note 3")),
+    TableLayout(6, "registrations_by_world_area_and_year", "Registrations by world area of nationality, years to "
+                "the end of the quarter {quarter_of_year} since {first_full_year}", ("Period",),
+                ("Note 1", "Note 2", "Note 3", "Note 6")),
+    TableLayout(7, "nationality_lookup", "Nationality lookup: the subgroup and world area each nationality is "
+                "counted in", ("Nationality",), ("Note 6",)),
 )
 
 

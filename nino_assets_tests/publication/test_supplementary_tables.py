@@ -125,7 +125,30 @@ def test_every_numeric_cell_is_a_multiple_of_10_from_a_perturbed_cell(release):
     for row in rows:
         for column, value in zip(header[2:], row[2:]):
             expect(by_label, (row[0], row[1], column), value)
+
+    # Table 6: years ending the reference quarter's quarter x world area
+    cells = published(home, "p.period_type = 'year_ending' AND n.level IN ('total', 'world_area') "
+                            "AND a.level = 'total' AND s.level = 'total' AND g.level = 'total'")
+    by_label = {(f"Year to the end of {quarter}", "All nationalities" if level == "total" else area): value
+                for (quarter, _, level, area, *_), value in cells.items()}
+    header, *rows = table_csv(folder, LAYOUTS[5])
+    assert [row[0] for row in rows] == [f"Year to the end of {year}-Q{reference.number}"
+                                        for year in range(FIRST_FULL_YEAR.year + (reference.number < 4),
+                                                          reference.year + 1)]
+    for row in rows:
+        for column, value in zip(header[1:], row[1:]):
+            expect(by_label, (row[0], column), value)
     assert checked > 5000
+
+
+def test_the_nationality_lookup_lists_each_nationality_once_in_its_groups(release):
+    series, _, folder = release
+    expected = {nationality: [subgroup, area] for nationality, subgroup, area in query(
+        series.home, "SELECT DISTINCT nationality, subgroup, world_area FROM reference.nationalities")}
+    header, *rows = table_csv(folder, LAYOUTS[6])
+    assert header == ["Nationality", "Subgroup", "World area"]
+    assert {row[0]: row[1:] for row in rows} == expected and len(rows) == len(expected)
+    assert [row[0] for row in rows] == sorted(row[0] for row in rows)
 
 
 def test_no_unperturbed_count_reaches_the_tables(release):
@@ -161,7 +184,8 @@ def test_libreoffice_reads_the_workbook_back_equal_to_the_csvs(release, tmp_path
     assert list(sheets) and {"Cover", "Contents", "Notes"} <= set(sheets)
     for layout in LAYOUTS:
         title, description, *table = sheets[layout.sheet_name]
-        assert title[0].startswith("Registrations by") and description[0].startswith("This worksheet contains one")
+        assert title[0].startswith(("Registrations by", "Nationality lookup"))
+        assert description[0].startswith("This worksheet contains one")
         assert table == table_csv(folder, layout), layout.sheet_name
     contents = sheets["Contents"]
     assert [row[0] for row in contents[3:]] == ["Notes", *(layout.sheet_name for layout in LAYOUTS)]
