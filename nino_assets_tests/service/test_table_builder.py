@@ -9,8 +9,10 @@ import csv
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -21,6 +23,7 @@ from nino_assets.shared.quarters import Quarter
 from nino_assets_tests.service import test_service
 from nino_assets_tests.service.test_service import KEYS, QUARTERS, release
 from nino_assets_tests.support.service_client import (
+    AGE_FIELD,
     DATABASE,
     GEOGRAPHY_FIELD,
     MEASURE,
@@ -65,7 +68,9 @@ class Builder:
     """The page, driven as a user would, and what its console said."""
 
     page: Page
-    errors: list[str]
+    errors: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)
+    """The path of every request the page made."""
 
     def connect(self, key: str) -> None:
         self.page.get_by_label("API key", exact=True).fill(key)
@@ -81,10 +86,10 @@ class Builder:
         self.field(label).get_by_label("Place in the table").select_option(label=where)
 
     def choose(self, label: str, values: list[str]) -> None:
-        field = self.field(label)
-        field.get_by_label("Only the values I choose").check()
+        group = self.field(label)
+        group.get_by_label("Only the values I choose").check()
         for value in values:
-            field.get_by_label(value, exact=True).check()
+            group.get_by_label(value, exact=True).check()
 
     def total(self, label: str) -> None:
         self.field(label).get_by_label("Show a total").check()
@@ -105,8 +110,9 @@ class Builder:
 
     def shown(self) -> dict:
         return self.page.locator("#table-wrap table").evaluate(
-            "table => ({caption: table.caption.textContent, header: [...table.tHead.rows[0].cells].map(c => c.textContent),"
-            " rows: [...table.tBodies[0].rows].map(row => [...row.cells].map(c => c.textContent))})")
+            "table => ({caption: table.caption.textContent,"
+            " header: [...table.tHead.rows[0].cells].map(cell => cell.textContent),"
+            " rows: [...table.tBodies[0].rows].map(row => [...row.cells].map(cell => cell.textContent))})")
 
     def told(self, region: str) -> str:
         return self.page.locator(f"#{region}").text_content()
@@ -115,13 +121,17 @@ class Builder:
 @pytest.fixture
 def builder(service, browser) -> Iterator[Builder]:  # the service (and its Dagster build) before the browser
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(service.removesuffix("webapi/rest/v1/") + "table-builder")
-    yield Builder(page, errors)
+    builder = Builder(context.new_page())
+    builder.page.on("console", lambda message: builder.errors.append(message.text) if message.type == "error" else None)
+    builder.page.on("pageerror", lambda error: builder.errors.append(str(error)))
+    builder.page.on("request", lambda request: builder.asked.append(urlsplit(request.url).path))
+    builder.page.goto(page_url(service))
+    yield builder
     context.close()
+
+
+def page_url(service: str) -> str:
+    return service.removesuffix("webapi/rest/v1/") + "table-builder"
 
 
 def refused(errors: list[str], status: int) -> list[str]:
@@ -131,14 +141,23 @@ def refused(errors: list[str], status: int) -> list[str]:
 
 
 def expected_table(answer: dict) -> dict:
-    """The table a /table answer of rows x columns reads as, numbers with thousands separators, worked out here."""
-    rows_field, columns_field = answer["fields"]
-    labels = ["+".join(item["labels"]) for item in rows_field["items"]]
-    values = answer["cubes"][MEASURE]["values"]
-    assert all(value == int(value) for row in values for value in row)
-    return {"caption": f"NINo registrations by {rows_field['label']} and {columns_field['label']}",
-            "header": [rows_field["label"], *("+".join(item["labels"]) for item in columns_field["items"])],
-            "rows": [[label, *(f"{int(value):,}" for value in row)] for label, row in zip(labels, values)]}
+    """The table a /table answer reads as, worked out here apart from the page: its last field in the columns, the
+    others in the rows (the first slowest), numbers with thousands separators."""
+    *row_fields, column_field = answer["fields"]
+
+    def labels(dimension: dict) -> list[str]:
+        return [" + ".join(item["labels"]) for item in dimension["items"]]
+
+    def flat(values) -> list[float]:
+        return [cell for inner in values for cell in flat(inner)] if isinstance(values, list) else [values]
+
+    cells, width = flat(answer["cubes"][MEASURE]["values"]), len(column_field["items"])
+    assert all(cell == int(cell) for cell in cells)
+    names = [dimension["label"] for dimension in answer["fields"]]
+    return {"caption": f"NINo registrations by {', '.join(names[:-1])} and {names[-1]}",
+            "header": [*names[:-1], *labels(column_field)],
+            "rows": [[*row, *(f"{int(cell):,}" for cell in cells[number * width:(number + 1) * width])]
+                     for number, row in enumerate(product(*map(labels, row_fields)))]}
 
 
 def test_a_table_built_by_clicking_is_the_services_answer_and_its_csv_the_table_shown(builder, service):
@@ -152,11 +171,11 @@ def test_a_table_built_by_clicking_is_the_services_answer_and_its_csv_the_table_
     sent = builder.build()
     builder.built()
 
+    quarters = [[quarter_value(Quarter(2002, 2))], [quarter_value(Quarter(2002, 4))]]  # in the schema's order
+    sexes = [[member_value("sex", "sex", "F")], [member_value("sex", "sex", "M")]]
     assert sent == {"database": DATABASE, "measures": [MEASURE], "dimensions": [[QUARTER_FIELD], [SEX_FIELD]],
-                    "recodes": {QUARTER_FIELD: {"map": [[quarter_value(Quarter(2002, 2))],
-                                                        [quarter_value(Quarter(2002, 4))]], "total": True},
-                                SEX_FIELD: {"map": [[member_value("sex", "sex", "F")], [member_value("sex", "sex", "M")]],
-                                            "total": True}}}
+                    "recodes": {QUARTER_FIELD: {"map": quarters, "total": True},
+                                SEX_FIELD: {"map": sexes, "total": True}}}
     direct = requests.post(f"{service}table", json=sent, headers={"APIKey": KEYS[0]})
     direct.raise_for_status()
     shown = builder.shown()
@@ -180,6 +199,67 @@ def test_a_table_built_by_clicking_is_the_services_answer_and_its_csv_the_table_
                   for violation in results.response["violations"]]
     assert not [violation for violation in violations if violation[1] in ("serious", "critical")], violations
     assert builder.errors == []
+    # the page's own files, then the public API alone: the schema and tables
+    api = [path for path in builder.asked if not path.startswith("/table-builder")]
+    assert api and all(path.startswith("/webapi/rest/v1/schema") or path == "/webapi/rest/v1/table" for path in api)
+
+
+def test_fields_in_the_rows_nest_the_first_slowest(builder, service):
+    builder.connect(KEYS[0])
+    builder.ready()
+    builder.place("Age band at registration", "Rows")
+    bands = [label for label, _ in builder.choices("Age band at registration")][-2:]
+    builder.choose("Age band at registration", bands)
+    builder.place("Sex", "Rows")
+    builder.total("Sex")
+    builder.place("Quarter of registration", "Columns")
+    sent = builder.build()
+    builder.built()
+    assert [dimension for [dimension] in sent["dimensions"]] == [AGE_FIELD, SEX_FIELD, QUARTER_FIELD]
+    shown = builder.shown()
+    assert shown == expected_table(requests.post(f"{service}table", json=sent, headers={"APIKey": KEYS[0]}).json())
+    assert [row[:2] for row in shown["rows"]] == [[band, sex] for band in bands for sex in ("Female", "Male", "Total")]
+    assert builder.errors == []
+
+
+def test_the_page_is_used_from_the_keyboard_with_focus_shown(builder):
+    page = builder.page
+
+    def focused(script: str):
+        return page.evaluate(f"(element => {script})(document.activeElement)")
+
+    page.keyboard.press("Tab")
+    assert focused("element.textContent") == "Skip to main content"
+    assert focused("getComputedStyle(element).outlineStyle") == "solid"
+    page.keyboard.press("Enter")
+    assert focused("element.id") == "main"
+    page.get_by_label("API key", exact=True).focus()
+    page.keyboard.type(KEYS[0])
+    page.keyboard.press("Enter")
+    builder.ready()
+    builder.field("Sex").get_by_label("Place in the table").focus()
+    page.keyboard.press("ArrowDown")
+    assert focused("element.value") == "row"
+    page.keyboard.press("Tab")
+    assert focused("element.labels[0].textContent") == "All values"
+    page.get_by_role("button", name="Build the table").focus()
+    page.keyboard.press("Enter")
+    builder.built()
+    assert focused("element.id") == "result-heading"
+    assert [row[0] for row in builder.shown()["rows"]] == ["Female", "Male"]
+    assert builder.errors == []
+
+
+def test_the_page_is_served_without_a_key_and_nothing_else_beside_it(service):
+    folder = requests.get(page_url(service), allow_redirects=False)
+    assert (folder.status_code, folder.headers["location"]) == (308, "table-builder/")
+    for name, media_type in (("", "text/html"), ("table_builder.js", "text/javascript"),
+                             ("table_builder.css", "text/css")):
+        served = requests.get(f"{page_url(service)}/{name}")
+        assert served.status_code == 200 and served.headers["content-type"].startswith(media_type)
+        assert "script-src 'self'" in served.headers["content-security-policy"]
+    missing = requests.get(f"{page_url(service)}/app.py")
+    assert (missing.status_code, missing.json()["errorType"]) == (404, "notFound")
 
 
 def test_only_released_quarters_are_offered_and_the_list_can_be_filtered(builder):
@@ -189,12 +269,12 @@ def test_only_released_quarters_are_offered_and_the_list_can_be_filtered(builder
     released = [quarter for quarter in QUARTERS if quarter <= RELEASED]
     assert QUARTERS[-1] > RELEASED
     assert builder.choices("Quarter of registration") == [[q.label, quarter_value(q)] for q in released]
-    field = builder.field("Quarter of registration")
-    field.get_by_label("Only the values I choose").check()
-    field.get_by_label("Filter the values").fill("q4")
-    assert field.locator("ul.values li:visible").all_text_contents() == ["2002-Q4"]
-    field.get_by_role("button", name="Select all shown").click()
-    assert field.get_by_text("1 of 4 values chosen").is_visible()
+    group = builder.field("Quarter of registration")
+    group.get_by_label("Only the values I choose").check()
+    group.get_by_label("Filter the values").fill("q4")
+    assert group.locator("ul.values li:visible").all_text_contents() == ["2002-Q4"]
+    group.get_by_role("button", name="Select all shown").click()
+    assert group.get_by_text("1 of 4 values chosen").is_visible()
     assert builder.errors == []
 
 

@@ -41,7 +41,7 @@ const page = {
 
 let database = null;  // the schema's database: {id, label, measures, fields}
 let fieldControls = [];
-let shown = null;  // the table on the page: the /table answer both the table and the CSV are built from
+let shown = null;  // the table on the page as read from its /table answer: both the table and the CSV come from it
 
 class PlainError extends Error {}
 
@@ -159,7 +159,7 @@ function fieldControl(field, number) {
                                          element("label", {for: id("level")}, "Level"), " ", level) : "",
     element("fieldset", {}, element("legend", {}, "Values to include"), every, some),
     picker, total);
-  const control = {field, place, level, some: some.firstChild, total: total.firstChild, list, filter, count};
+  const control = {field, place, level, some: some.firstChild, total: total.firstChild, list};
 
   const countChosen = () => {
     const boxes = list.querySelectorAll("input");
@@ -313,8 +313,7 @@ async function build(event) {
     const {answer, left} = await ask("table", query);
     shown = tableModel(answer, hasColumns);
     renderTable(shown);
-    page.annotations.replaceChildren(...Object.entries(answer.annotationMap ?? {}).map(
-      ([, text]) => element("p", {}, text)));
+    page.annotations.replaceChildren(...Object.values(answer.annotationMap ?? {}).map(text => element("p", {}, text)));
     page.result.hidden = false;
     page.resultHeading.focus();
     say(`Table built: ${shown.caption}. This key has ${left}.`);
