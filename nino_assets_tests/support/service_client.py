@@ -150,6 +150,21 @@ def published_table_requests(tables: Path, manifest: dict, reference: Quarter) -
             def path(row_number, column, columns=columns):
                 number = columns.index(column)
                 return (row_number, len(columns) - 1 if number == 0 else number - 1, 0)
+        elif layout.number == 6:
+            # a row per year, a column per world area and all nationalities
+            areas = {label_of["nationality", "world_area", member["code"]]: member["code"]
+                     for member in dimensions["nationality"]["world_area"]}
+            years = [row[0].removeprefix("Year to the end of ") for row in rows]
+            request = {QUARTER_FIELD: _recode([[quarter_value(q) for q in _year(year)] for year in years], False),
+                       NATIONALITY_FIELD: _recode([[member_value("nationality", "world_area", areas[column])]
+                                                   for column in columns[1:]], True)}
+            order = [QUARTER_FIELD, NATIONALITY_FIELD]
+
+            def path(row_number, column, columns=columns):
+                number = columns.index(column)
+                return (row_number, len(columns) - 1 if number == 0 else number - 1)
+        elif layout.number == 7:
+            continue  # the nationality lookup holds groupings, not counts
         else:
             # a row per (year, age band), a column per sex and all
             years = list(dict.fromkeys(row[0].removeprefix("Year to the end of ") for row in rows))
