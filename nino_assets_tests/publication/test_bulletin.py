@@ -13,13 +13,11 @@ import pytest
 
 from nino_assets.publication.supplementary_tables import LAYOUTS
 from nino_assets.publication.wording import prose_count, prose_percent
+from nino_assets_tests.support.browser import ARTEFACTS, launch_chromium
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
 
-ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +162,7 @@ def test_rendered_in_chromium_without_errors_and_accessible(release_folder):
     ARTEFACTS.mkdir(exist_ok=True)
     errors = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))

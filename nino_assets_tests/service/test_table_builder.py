@@ -34,10 +34,8 @@ from nino_assets_tests.support.service_client import (
     quarter_value,
     serving_in_thread,
 )
+from nino_assets_tests.support.browser import ARTEFACTS, launch_chromium
 
-ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 RELEASED = Quarter(2002, 4)
 """The release's reference quarter: the cube's file holds one quarter more, which must not be offered."""
 CELL_LIMIT, RATE_LIMIT = 200_000, 200
@@ -58,7 +56,7 @@ def service(world, tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

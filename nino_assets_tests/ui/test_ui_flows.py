@@ -18,13 +18,13 @@ from nino_assets.shared.quarters import series_quarters
 from nino_assets_tests.support.dagster_graphql import (
     FINISHED, LOCATION, REPOSITORY, Webserver, answers, backfill_runs, launch_backfill, launch_run,
     location_loaded, run_details, runs, wait_for_run)
+from nino_assets_tests.support.browser import ARTEFACTS, launch_chromium
 from nino_assets_tests.support.network import free_port
 from nino_assets_tests.support.pipeline_world import people, write_records, write_world
 
 pytestmark = pytest.mark.ui_flows
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTEFACTS = ROOT / "test-artefacts"
 ALL_QUARTERS = series_quarters(date.today())
 LANDED, NEW_QUARTER = ALL_QUARTERS[:-1], ALL_QUARTERS[-1]
 """Every quarter's scan has landed but the latest's, which the test drops in for the landing sensor."""
@@ -145,9 +145,7 @@ def test_the_three_ui_flows(dagster_dev):
 
     ARTEFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(f"{server.url}/asset-groups", wait_until="networkidle", timeout=120_000)
         page.get_by_text("Global asset lineage").first.wait_for(timeout=60_000)
