@@ -197,8 +197,9 @@ def test_the_production_stack(production):
     # a backfill and a scheduled quarter launched together: the second queues until the first has ended, as the
     # warehouse pool (limit 1, run granularity) holds it
     backfill_id = launch_backfill(server, "quarterly_data", QUARTERS[-2:])
+    [backfill_run] = server.wait_until("the backfill's run", lambda: backfill_runs(server, backfill_id), timeout=180,
+                                       every=0.5)
     scheduled_id = launch_run(server, "quarterly_data", QUARTERS[0])
-    [backfill_run] = server.wait_until("the backfill's run", lambda: backfill_runs(server, backfill_id), timeout=180)
     server.wait_until("one run in progress, the other queued behind it", lambda: sorted(
         run_details(server, run_id)["status"] for run_id in (backfill_run["runId"], scheduled_id)) in (
         ["QUEUED", "STARTED"], ["QUEUED", "STARTING"]), timeout=180, every=0.5)
