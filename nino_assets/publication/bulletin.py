@@ -341,11 +341,14 @@ def local_authority_rows(tables: ReleaseTables) -> list[tuple[tuple[str, ...], i
     return sorted(rows, key=lambda row: (-row[1], row[0][1]))
 
 
-def local_authority_map(tables: ReleaseTables, reference: Quarter, rounding_base: int) -> Chart:
-    """Registrations by local authority in the year, one equal hexagon an authority, in six shaded classes."""
+def local_authority_map(tables: ReleaseTables, reference: Quarter, rounding_base: int) -> Chart | None:
+    """Registrations by local authority in the year, one equal hexagon an authority, in six shaded classes; none
+    while the year begins before the series does (Table 4 shows it as not available)."""
     layout = load_layout()
     codes = {hexagon.code for hexagon in layout}
     ranked = [(labels, value) for labels, value in local_authority_rows(tables) if labels[0] in codes]  # not overseas
+    if not ranked:
+        return None
     counted = {labels[0]: (labels[1], value) for labels, value in ranked}
     hexagons = [hexagon for hexagon in layout if hexagon.code in counted]
     bounds = class_breaks([counted[hexagon.code][1] for hexagon in hexagons])
@@ -484,8 +487,8 @@ def render(tables: ReleaseTables, reference: Quarter, discontinuities: list[dict
     latest, before = year_label(reference), year_label(year_before)
     top = top_nationalities(tables, latest, before)
     charts = [series_chart(tables, discontinuities), world_area_chart(tables),
-              nationality_chart(tables, top, latest, before), region_chart(tables, latest, before),
-              local_authority_map(tables, reference, rounding_base)]
+              nationality_chart(tables, top, latest, before), region_chart(tables, latest, before)]
+    charts += [chart for chart in [local_authority_map(tables, reference, rounding_base)] if chart]
     points = "".join(f"<li>{point}</li>" for point in main_points(tables, reference, year_before, top))
     breaks = "".join(
         f"<li>[{number}] <strong>{html.escape(item['title'])}</strong> "
