@@ -186,7 +186,7 @@ class Stack:
 
     def _wait_for(self, entry: StackProcess, answers, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while not answers():
+        while not answers() and not self._stopping:
             if entry.process.poll() is not None:
                 raise DeploymentError(f"{entry.name} exited with code {entry.process.returncode} while starting; "
                                       f"see {entry.log}")
@@ -195,21 +195,26 @@ class Stack:
             time.sleep(1)
 
     def start(self) -> None:
-        """The code server first (the others load from it), then the webserver and the daemon."""
+        """The code server first (the others load from it), then the webserver and the daemon. A SIGTERM or SIGINT
+        from here on stops the stack (at once while it starts), never leaving a process behind."""
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signal_number, self._request_stop)
         code_server, webserver, daemon = self.processes
         self._start(code_server)
         self._wait_for(code_server, self._code_server_answers, timeout=300)
+        if self._stopping:
+            return
         self._start(webserver)
         self._start(daemon)
         self._wait_for(webserver, self._webserver_answers, timeout=300)
+        if self._stopping:
+            return
         print(f"The production stack is up: the UI at {self.url}, run history in {redacted(self.postgres_url)}.",
               flush=True)
 
     def supervise(self) -> None:
         """Until stopped (SIGTERM or SIGINT): restart any process that exits, waiting longer each time one keeps
         dying (up to a minute), then stop them all."""
-        for signal_number in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signal_number, self._request_stop)
         try:
             while not self._stopping:
                 for entry in self.processes:

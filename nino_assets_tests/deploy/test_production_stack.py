@@ -44,16 +44,17 @@ class DeployedStack:
         self.home, self.environment = home, environment
         self.port, self.code_server_port = port, code_server_port
         self.server = Webserver(port)
-        self.seen_pids: set[int] = set()
         self.process: subprocess.Popen | None = None
 
+    def launch(self) -> None:
+        with (self.home.root_path / "nino_deploy.log").open("a") as log:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).with_name("nino")), "deploy", "--port", str(self.port),
+                 "--code-server-port", str(self.code_server_port)],
+                env=self.environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
     def start(self) -> None:
-        log = (self.home.root_path / "nino_deploy.log").open("a")
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("nino")), "deploy", "--port", str(self.port),
-             "--code-server-port", str(self.code_server_port)],
-            env=self.environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.seen_pids.add(self.process.pid)
+        self.launch()
         self.server.wait_until("the webserver", lambda: self.process.poll() is None and answers(self.server.url)
                                or self._failed(), timeout=300)
         self.server.wait_until("the code location", lambda: location_loaded(self.server), timeout=300)
@@ -66,15 +67,11 @@ class DeployedStack:
 
     def pids(self) -> dict[str, int]:
         """The stack's processes by name, as `nino deploy` last wrote them."""
-        state = json.loads((self.home.deployment_home / STATE_FILE).read_text())
-        self.seen_pids |= set(state["processes"].values())
-        return state["processes"]
+        return json.loads((self.home.deployment_home / STATE_FILE).read_text())["processes"]
 
     def all_processes(self) -> set[int]:
         """`nino deploy` and every process below it (the three, and the runs' processes)."""
-        found = {self.process.pid} | descendants(self.process.pid)
-        self.seen_pids |= found
-        return found
+        return {self.process.pid} | descendants(self.process.pid)
 
     def wait_for_new(self, name: str, old_pid: int) -> int:
         pid = self.server.wait_until(f"a new {name}", lambda: (pid := self.pids().get(name)) != old_pid and pid,
@@ -216,10 +213,22 @@ def test_the_production_stack(production):
     stack.start()
     assert (statuses(server), materialized_partitions(server, "raw_scan")) == history
 
-    # stopped: every process the stack started is gone, and the database server too
+    # stopped: every process the stack started is gone
     before = stack.all_processes()
     stack.stop()
+    assert not [pid for pid in before if process_is_running(pid)], "a process outlived nino deploy"
+
+    # stopped while it starts (SIGTERM as soon as the code server is up): it stops what it started, at once
+    stack.launch()
+    server.wait_until("the code server to start", lambda: (stack.home.deployment_home / STATE_FILE).exists(),
+                      timeout=120, every=0.2)
+    starting = stack.all_processes()
+    assert len(starting) >= 2  # nino deploy and the code server
+    stack.stop()
+    assert stack.process.returncode == 0
+    assert not [pid for pid in starting if process_is_running(pid)], "a process outlived nino deploy"
+
+    # and the database server
     postmaster = database.postmaster_pid()
     database.stop()
-    gone = before | stack.seen_pids | {postmaster}
-    assert not [pid for pid in gone if process_is_running(pid)]
+    assert not process_is_running(postmaster)
