@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from nino_assets.publication.wording import significant
@@ -33,14 +34,15 @@ class Hexagon:
                 [self.y + radius * math.sin(angle) for angle in angles])
 
 
-def load_layout(path: Path = HEX_LAYOUT) -> list[Hexagon]:
+@cache  # read once: the bulletin asks for it for the main points and for the map
+def load_layout(path: Path = HEX_LAYOUT) -> tuple[Hexagon, ...]:
     """Each authority's hexagon centre: odd rows shifted half a hexagon right (odd-r), rows 1.5 radii apart."""
     layout = json.loads(path.read_text(encoding="utf-8"))
     if layout["layout"] != "odd-r":
         raise ValueError(f"{path}: the hex map expects an odd-r layout, not {layout['layout']}")
-    return [Hexagon(code, hexagon["n"], hexagon["q"] + (0.5 if hexagon["r"] % 2 else 0.0),
-                    hexagon["r"] * math.sqrt(3) / 2)
-            for code, hexagon in sorted(layout["hexes"].items())]
+    return tuple(Hexagon(code, hexagon["n"], hexagon["q"] + (0.5 if hexagon["r"] % 2 else 0.0),
+                         hexagon["r"] * math.sqrt(3) / 2)
+                 for code, hexagon in sorted(layout["hexes"].items()))
 
 
 def class_breaks(values: list[int], classes: int = len(CLASS_COLOURS)) -> list[int]:
