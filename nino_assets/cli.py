@@ -96,12 +96,13 @@ def _command_run(arguments: argparse.Namespace) -> int:
     home = NinoHome.from_environment()
     prepare_home(home)
     quarters = _quarter_range(arguments.quarters)
-    generate(home, quarters, arguments.seed)
-    print(f"Materialising every asset for {quarters[0].label} .. {quarters[-1].label} in one run ...")
-    started = time.perf_counter()
-    from nino_assets.shared.instance import open_instance
+    from nino_assets.shared.instance import one_run_at_a_time, open_instance
 
-    result = run_main_job(home, open_instance(home.dagster_home), quarters)
+    with one_run_at_a_time(home.dagster_home):
+        generate(home, quarters, arguments.seed)
+        print(f"Materialising every asset for {quarters[0].label} .. {quarters[-1].label} in one run ...")
+        started = time.perf_counter()
+        result = run_main_job(home, open_instance(home.dagster_home), quarters)
     succeeded = result.success
     print(f"The run {'succeeded' if succeeded else 'FAILED'} in {time.perf_counter() - started:.1f} s.")
     refused = print_failures(result)
@@ -239,7 +240,7 @@ def _command_publish(arguments: argparse.Namespace) -> int:
 
     from nino_assets.definitions import build_definitions
     from nino_assets.release.assets import PUBLICATION_JOB, ReleaseTimetable
-    from nino_assets.shared.instance import open_instance, run_tags
+    from nino_assets.shared.instance import one_run_at_a_time, open_instance, run_tags
 
     home = NinoHome.from_environment()
     prepare_home(home)
@@ -250,8 +251,9 @@ def _command_publish(arguments: argparse.Namespace) -> int:
         run_config["ops"] = {"public_release": {"config": {"correction_reason": arguments.correction_reason}}}
     job = build_definitions(home, release_timetable=ReleaseTimetable(now=_now().isoformat())).resolve_job_def(
         PUBLICATION_JOB)
-    result = job.execute_in_process(instance=open_instance(home.dagster_home), run_config=run_config,
-                                    tags={"nino/release": reference.label, **run_tags()}, raise_on_error=False)
+    with one_run_at_a_time(home.dagster_home):
+        result = job.execute_in_process(instance=open_instance(home.dagster_home), run_config=run_config,
+                                        tags={"nino/release": reference.label, **run_tags()}, raise_on_error=False)
     if not result.success:
         print(f"Publication of {reference.label} refused:", file=sys.stderr)
         print_failures(result, file=sys.stderr)

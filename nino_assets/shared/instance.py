@@ -1,5 +1,5 @@
 """The Dagster instance of a data folder, as the `nino` command opens it: set up by one process at a time, and with
-the warehouse pool's slots of dead runs given back.
+the warehouse pool's slots of dead runs given back; and the data folder's run lock, held by each `nino` run.
 
 A run launched by `nino run` executes in the `nino` process and carries that process's id and host as tags. When the
 process dies without ending its run (`kill -9`, the OOM killer, a reboot), the run stays STARTED and keeps its slot
@@ -36,6 +36,33 @@ def _setup_lock(dagster_home: Path) -> Iterator[None]:
         try:
             yield
         finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def one_run_at_a_time(dagster_home: Path) -> Iterator[None]:
+    """Hold the data folder's run lock while the block runs; a second `nino` run on the folder waits for the first.
+
+    The warehouse pool serialises steps, not runs: two runs of a quarter side by side would each rewrite layers the
+    other has checked, and the publication gate would rightly refuse both. The lock is the kernel's (flock), so a
+    killed holder frees it at once."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    with (dagster_home / ".run.lock").open("a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            print(f"Waiting for the nino run of process {holder} on this data folder to end (one run at a time "
+                  "writes the warehouse) ...", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 

@@ -1,5 +1,5 @@
 """Crashes an operator meets: a real `nino run` killed with SIGKILL in the middle of its run, then run again; two
-`nino run` started together on a new data folder."""
+`nino run` started together on a new data folder: the second waits for the first."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_a_run_killed_mid_way_leaves_no_wedge_and_the_next_run_gets_the_same_tab
         f"killed after {delay:.1f} s")
 
 
-def test_two_runs_started_together_on_a_new_data_folder_both_set_up(tmp_path):
+def test_two_runs_started_together_on_a_new_data_folder_run_one_after_the_other(tmp_path):
     home = tmp_path / "data"
     subprocess.run([NINO, "generate", "--quarters", "2002-Q1"], env=_environment(home), check=True,
                    capture_output=True)
@@ -85,3 +85,6 @@ def test_two_runs_started_together_on_a_new_data_folder_both_set_up(tmp_path):
     for run, (stdout, stderr) in zip(runs, outputs):
         assert "Traceback" not in stderr and "IntegrityError" not in stderr, stderr[-3000:]
         assert run.returncode == 0, stdout[-2000:] + stderr[-2000:]
+    waited = [run for run, other, (stdout, _) in zip(runs, runs[::-1], outputs)
+              if f"Waiting for the nino run of process {other.pid} on this data folder" in stdout]
+    assert len(waited) == 1, [stdout[:500] for stdout, _ in outputs]  # one ran, the other waited for it
