@@ -1,7 +1,7 @@
 """Cubes stage: the finest cells, from which every published cell is derived.
 
-Dimensions (`stat.cube_dimensions`): nationality (country -> subgroup -> world area -> total), age (band -> total),
-sex (each -> total) and geography (local authority -> region -> country -> total, with "Overseas registration" and
+Dimensions (`stat.cube_dimensions`): nationality (country -> subgroup -> world area -> EU or non-EU -> total), age
+(band -> total), sex (each -> total) and geography (local authority -> region -> country -> total, with "Overseas registration" and
 "Unknown" as their own members at each level).
 
 `finest_cells` holds, for each quarter, the count and cell key of each finest (country, age band, sex, local
@@ -32,7 +32,7 @@ CUBE_DIMENSIONS = Table(
     columns=(
         Column("member_id", "INTEGER", "Identifier of the member, as the counts refer to it.", nullable=False),
         Column("dimension", "VARCHAR", "nationality, age, sex or geography.", nullable=False),
-        Column("level", "VARCHAR", "Level within the dimension, e.g. country, subgroup, world_area, total.",
+        Column("level", "VARCHAR", "Level within the dimension, e.g. country, subgroup, world_area, eu_group, total.",
                nullable=False),
         Column("code", "VARCHAR", "Code of the member (GSS code, age band, F/M, DWP label).", nullable=False),
         Column("label", "VARCHAR", "Label as published.", nullable=False),

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 PERIOD_TYPES = ("quarter", "year_ending")
 LEVELS = {
-    "nationality": ("country", "subgroup", "world_area", "total"),
+    "nationality": ("country", "subgroup", "world_area", "eu_group", "total"),
     "age": ("band", "total"),
     "sex": ("sex", "total"),
     "geography": ("local_authority", "region", "country", "total"),
@@ -61,7 +61,7 @@ of each; the others are a few thousand cells a quarter, cheaper to keep than to 
 
 EVERY = tuple(CrossClassification(period_type, *levels)
               for period_type in PERIOD_TYPES for levels in itertools.product(*LEVELS.values()))
-"""All 128 cross-classifications a user of the query service can ask for."""
+"""All 160 cross-classifications a user of the query service can ask for."""
 
 
 def sample(count: int, seed: int) -> list[CrossClassification]:

@@ -33,7 +33,7 @@ PLOTLY_FILE = "plotly.min.js"
 TOP_NATIONALITIES = 10
 TOP_LOCAL_AUTHORITIES = 3
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five")
-EUROPEAN_UNION, OTHER_OR_UNKNOWN = "European Union", "Other / unknown"
+EUROPEAN_UNION, NON_EU, OTHER_OR_UNKNOWN = "European Union", "Non-EU", "Other / unknown"
 SOURCE = "Source: National Insurance number registrations of adult overseas nationals (the Migrant Workers Scan)"
 
 
@@ -392,25 +392,27 @@ def main_points(tables: ReleaseTables, reference: Quarter, year_before: Quarter,
     """What users quote first: the year ending the reference quarter and its change, then the EU / non-EU split,
     then the quarter alone, the world areas, the nationalities and the local authorities with most."""
     latest, before = year_label(reference), year_label(year_before)
-    age_sex, quarterly = "registrations_by_age_and_sex", "registrations_by_world_area"
+    age_sex, quarterly, annual = ("registrations_by_age_and_sex", "registrations_by_world_area",
+                                  "registrations_by_world_area_and_year")
     points = []
     now, then = tables.find(age_sex, (latest, "All ages"), "All"), tables.find(age_sex, (before, "All ages"), "All")
     if now:
         points.append(f"In the {year_ending(reference)}, {derive('value', [now]).html()} adult overseas nationals "
                       "registered for a National Insurance number"
                       + (_change_clause(now, then, f"the {year_ending(year_before)}") if then else "") + ".")
-    areas = [column for column in tables.columns(quarterly) if column != "All nationalities" and ": " not in column]
+    everyone = tables.find(annual, (latest,), "All nationalities")
+    split = {group: (tables.find(annual, (latest,), group), tables.find(annual, (before,), group))
+             for group in (EUROPEAN_UNION, NON_EU)}
+    if everyone and all(now for now, _ in split.values()):
+        clauses = [f"{derive('value', [now]).html()} ({derive('percent_share', [now], [everyone]).html()}) "
+                   f"{who}" + (_change_clause(now, then, "the year before") if then else "")
+                   for who, (now, then) in zip(("were EU nationals", "non-EU nationals"), split.values())]
+        points.append(f"Of them, {clauses[0]}, and {clauses[1]}.")
+    areas = [column for column in tables.columns(quarterly)
+             if column not in ("All nationalities", NON_EU) and ": " not in column]
     last_four = [labels for labels, _ in tables.rows(quarterly)][-4:]
     total_cells = [tables.cell(quarterly, labels, "All nationalities") for labels in last_four]
     by_area = {area: [tables.cell(quarterly, labels, area) for labels in last_four] for area in areas}
-    if EUROPEAN_UNION in by_area:
-        eu = by_area[EUROPEAN_UNION]
-        non_eu = [cell for area, cells in by_area.items() if area not in (EUROPEAN_UNION, OTHER_OR_UNKNOWN)
-                  for cell in cells]
-        points.append(f"Of the registrations in the last four quarters, {derive('value', eu).html()} "
-                      f"({derive('percent_share', eu, total_cells).html()}) were of EU nationals and "
-                      f"{derive('value', non_eu).html()} ({derive('percent_share', non_eu, total_cells).html()}) of "
-                      "non-EU nationals (sums of the quarters' published figures).")
     q_now = tables.cell(quarterly, (reference.label,), "All nationalities")
     q_then = tables.find(quarterly, (year_before.label,), "All nationalities")
     points.append(f"In {quarter_period(reference)} alone there were {derive('value', [q_now]).html()} registrations"

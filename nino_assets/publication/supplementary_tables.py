@@ -43,7 +43,9 @@ def notes(rounding_base: int) -> tuple[tuple[str, str], ...]:
         ("Note 6", "World areas and subgroups of nationality follow DWP's present-day groupings, applied to every "
                    "quarter of the series so that it stays comparable: a country is shown in its group of today (for "
                    "example the European Union) whatever the date of registration, including quarters before it "
-                   "joined."),
+                   "joined. Non-EU: nationals of every world area but the European Union, other and unknown "
+                   "nationalities excluded; its figure is perturbed from its own records, so it need not equal the sum "
+                   "of its world areas."),
     )
 
 
@@ -65,7 +67,7 @@ class TableLayout:
 
 LAYOUTS = (
     TableLayout(1, "registrations_by_world_area", "Registrations by quarter of registration and world area and "
-                "subgroup of nationality, {first} to {reference}", ("Quarter",), ("Note 1", "Note 2", "Note 6")),
+                "subgroup of nationality, with non-EU nationals together, {first} to {reference}", ("Quarter",), ("Note 1", "Note 2", "Note 6")),
     TableLayout(2, "registrations_by_nationality", "Registrations by nationality, year to the end of {reference} "
                 "and the year before", ("World area", "Subgroup", "Nationality"),
                 ("Note 1", "Note 2", "Note 3", "Note 4", "Note 6")),
@@ -77,11 +79,11 @@ LAYOUTS = (
     TableLayout(5, "registrations_by_age_and_sex", "Registrations by age band and sex, years to the end of the "
                 "quarter {quarter_of_year} since {first_full_year}", ("Period", "Age band"),
                 ("Note 1", "Note 2", "Note 3")),
-    TableLayout(6, "registrations_by_world_area_and_year", "Registrations by world area of nationality, years to "
-                "the end of the quarter {quarter_of_year} since {first_full_year}", ("Period",),
+    TableLayout(6, "registrations_by_world_area_and_year", "Registrations by world area of nationality, with non-EU "
+                "nationals together, years to the end of the quarter {quarter_of_year} since {first_full_year}", ("Period",),
                 ("Note 1", "Note 2", "Note 3", "Note 6")),
-    TableLayout(7, "nationality_lookup", "Nationality lookup: the subgroup and world area each nationality is "
-                "counted in", ("Nationality",), ("Note 6",)),
+    TableLayout(7, "nationality_lookup", "Nationality lookup: the subgroup, world area and EU or non-EU group each "
+                "nationality is counted in", ("Nationality",), ("Note 6",)),
 )
 
 

@@ -45,6 +45,8 @@ NATIONALITIES = Table(
         Column("subgroup", "VARCHAR", "DWP subgroup (EU14, EU8, EU2, EU Other, South Asia, ...), today's classification."),
         Column("world_area", "VARCHAR", "DWP world area (European Union, Non-European Union (Other Europe), Asia, "
                "Rest of the World), today's classification."),
+        Column("eu_group", "VARCHAR", "DWP's headline split of world areas: European Union, Non-EU (every other "
+               "world area), or Other / unknown."),
         Column("eu_accession_date", "DATE", "Date the country joined the EU; null if never a member."),
         Column("eu_exit_date", "DATE", "Date the country left the EU; null if it has not."),
         Column("is_uk", "BOOLEAN", "True for the United Kingdom, whose nationals are not overseas nationals."),

@@ -65,7 +65,7 @@ def test_every_cross_classification_is_derived_with_its_records_count_and_key(wo
     levels = query(world, "SELECT DISTINCT period_type, nationality_level, age_level, sex_level, geography_level "
                           f"FROM derived_cells(['2002-Q1', '2002-Q2'], $classifications, {RECORD_KEY_RANGE})",
                    {"classifications": [classification.as_struct() for classification in EVERY]})
-    assert len(levels) == len(EVERY) == 2 * 4 * 2 * 2 * 4
+    assert len(levels) == len(EVERY) == 2 * 5 * 2 * 2 * 4
     q1_keys = record_keys(world, "registration_quarter = '2002-Q1'")
     all_keys = record_keys(world, "true")
     assert cells[("2002-Q1", "quarter", "Total", "Total", "Total", "Total")] == (12, cell_key(q1_keys))
@@ -76,6 +76,10 @@ def test_every_cross_classification_is_derived_with_its_records_count_and_key(wo
     assert cells[("2002-Q2", "quarter", "European Union", "Total", "Total", "E12000007")][0] == 6
     assert cells[("2002-Q2", "quarter", "EU14", "Total", "Total", "OVERSEAS")][0] == 3  # French, address abroad
     assert cells[("2002-Q2", "quarter", "Total", "Total", "Total", "UNKNOWN")][0] == 3
+    non_eu = record_keys(world, "world_area NOT IN ('European Union', 'Other / unknown') "
+                                "AND registration_quarter = '2002-Q2'")
+    assert cells[("2002-Q2", "quarter", "Non-EU", "Total", "Total", "Total")] == (len(non_eu), cell_key(non_eu))
+    assert len(non_eu) > 0
     assert cells[("2002-Q2", "quarter", "Total", "Total", "Total", "W92000004")][0] == 3  # Wales, as country
     assert ("2002-Q2", "quarter", "Poland", "Total", "M", "M1 1AE") not in cells  # empty cells are not derived
     assert all(0 <= key < RECORD_KEY_RANGE for _, key in cells.values())

@@ -69,15 +69,17 @@ def test_every_numeric_cell_is_a_multiple_of_10_from_a_perturbed_cell(release):
         assert int(value) == cells.get(key, 0), key  # a cell not stored had no registrations: published as 0
         checked += 1
 
-    # Table 1: quarter x nationality (all, world area, subgroup)
+    # Table 1: quarter x nationality (all, EU or non-EU, world area, subgroup); the EU group and world area of the
+    # same name hold the same records, so the same published cell
     cells = published(home, "p.period_type = 'quarter' AND a.level = 'total' AND s.level = 'total' "
                             "AND g.level = 'total' AND n.level <> 'country'")
     by_label = {}
     for (quarter, _, level, label, parent, *_), value in cells.items():
-        column = {"total": "All nationalities", "world_area": label}.get(level, f"{parent}: {label}")
+        column = {"total": "All nationalities", "world_area": label, "eu_group": label}.get(level, f"{parent}: {label}")
         by_label[(quarter, column)] = value
     header, *rows = table_csv(folder, LAYOUTS[0])
     assert [row[0] for row in rows] == [quarter.label for quarter in series.quarters]
+    assert header.index("European Union") < header.index("Non-EU") < header.index("Asia")
     for row in rows:
         for column, value in zip(header[1:], row[1:]):
             expect(by_label, (row[0], column), value)
@@ -126,12 +128,13 @@ def test_every_numeric_cell_is_a_multiple_of_10_from_a_perturbed_cell(release):
         for column, value in zip(header[2:], row[2:]):
             expect(by_label, (row[0], row[1], column), value)
 
-    # Table 6: years ending the reference quarter's quarter x world area
-    cells = published(home, "p.period_type = 'year_ending' AND n.level IN ('total', 'world_area') "
+    # Table 6: years ending the reference quarter's quarter x world area and non-EU
+    cells = published(home, "p.period_type = 'year_ending' AND n.level IN ('total', 'eu_group', 'world_area') "
                             "AND a.level = 'total' AND s.level = 'total' AND g.level = 'total'")
     by_label = {(f"Year to the end of {quarter}", "All nationalities" if level == "total" else area): value
                 for (quarter, _, level, area, *_), value in cells.items()}
     header, *rows = table_csv(folder, LAYOUTS[5])
+    assert header[1:4] == ["All nationalities", "European Union", "Non-EU"] and header[-1] == "Other / unknown"
     assert [row[0] for row in rows] == [f"Year to the end of {year}-Q{reference.number}"
                                         for year in range(FIRST_FULL_YEAR.year + (reference.number < 4),
                                                           reference.year + 1)]
@@ -143,10 +146,10 @@ def test_every_numeric_cell_is_a_multiple_of_10_from_a_perturbed_cell(release):
 
 def test_the_nationality_lookup_lists_each_nationality_once_in_its_groups(release):
     series, _, folder = release
-    expected = {nationality: [subgroup, area] for nationality, subgroup, area in query(
-        series.home, "SELECT DISTINCT nationality, subgroup, world_area FROM reference.nationalities")}
+    expected = {nationality: [subgroup, area, group] for nationality, subgroup, area, group in query(
+        series.home, "SELECT DISTINCT nationality, subgroup, world_area, eu_group FROM reference.nationalities")}
     header, *rows = table_csv(folder, LAYOUTS[6])
-    assert header == ["Nationality", "Subgroup", "World area"]
+    assert header == ["Nationality", "Subgroup", "World area", "EU or non-EU"]
     assert {row[0]: row[1:] for row in rows} == expected and len(rows) == len(expected)
     assert [row[0] for row in rows] == sorted(row[0] for row in rows)
 

@@ -1,18 +1,13 @@
-"""The query service on a real cube: five quarters of the synthetic series through the warehouse assets, the service
-files written by `published_cube`'s own function, released to the service area as `public_release` lays it out, and
-the service run by uvicorn on loopback. The PyPI `statxplore` client talks to it unchanged but for its base URL."""
+"""The query service on a real cube (the service tests' world: support/service_world.py), run by uvicorn on
+loopback. The PyPI `statxplore` client talks to it unchanged but for its base URL."""
 
 from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
-import duckdb
 import polars as pl
 import pytest
 import requests
@@ -20,16 +15,14 @@ from statxplore.http_session import StatSession
 from statxplore.objects import Schema, Table
 
 from nino_assets.cubes.cross_classifications import EVERY, CrossClassification
-from nino_assets.definitions import WAREHOUSE_ASSETS, resources
 from nino_assets.disclosure.assets import DisclosureControl
 from nino_assets.shared.nino_home import NinoHome
-from nino_assets.publication.assets import write_service_cube
-from nino_assets.shared.quarters import Quarter, quarters_between
+from nino_assets.shared.quarters import Quarter
 from nino_assets.service.app import JSON_MEDIA_TYPE, ServiceSettings
 from nino_assets.service.server import serving_in_process
-from nino_assets.publication.supplementary_tables import LAYOUTS, build_table
-from nino_assets.synthetic import generate_series, write_postcode_lookup
-from nino_assets_tests.support.warehouse import query, range_tags
+from nino_assets.publication.supplementary_tables import LAYOUTS
+from nino_assets_tests.support.service_world import KEYS, QUARTERS, REFERENCE, release
+from nino_assets_tests.support.warehouse import query
 from nino_assets_tests.support.service_client import (
     AGE_FIELD,
     VALUESETS,
@@ -48,64 +41,8 @@ from nino_assets_tests.support.service_client import (
     serving_in_thread,
 )
 
-QUARTERS = quarters_between(Quarter(2002, 1), Quarter(2003, 1))
-REFERENCE = QUARTERS[-1]
-KEYS = ("key-one", "key-two")
 BODIES = Path(__file__).resolve().parent.parent / "support" / "statxplore_bodies"
 PTABLE = DisclosureControl().ptable()  # the Python reference of the method, generated afresh from its parameters
-
-
-@dataclass(frozen=True)
-class World:
-    home: NinoHome
-    cube: Path
-    """The release's service folder as `published_cube` writes it."""
-    keys_file: Path
-
-    def settings(self, service_root: Path | None = None, **changes) -> ServiceSettings:
-        return ServiceSettings(service_root=service_root or self.home.service, api_keys_file=self.keys_file,
-                               **changes)
-
-    @property
-    def records(self) -> pl.DataFrame:
-        return pl.read_parquet(self.cube / "registrations.parquet")
-
-    @property
-    def manifest(self) -> dict:
-        return json.loads((self.cube / "manifest.json").read_text())
-
-    def local_authorities_of(self, region: str) -> list[str]:
-        return [member["code"] for member in self.manifest["dimensions"]["geography"]["local_authority"]
-                if member["parent"] == region]
-
-
-def release(cube: Path, service_root: Path, reference: Quarter, version: int = 1) -> Path:
-    """What `public_release` does with the service folder at release time."""
-    target = service_root / reference.label / f"v{version}"
-    shutil.copytree(cube, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
-    home = NinoHome(root=str(tmp_path_factory.mktemp("service") / "data"))
-    write_postcode_lookup(home.postcode_lookup)
-    generate_series(QUARTERS, home.scans, volume_scale=0.05)
-    assert dg.materialize(WAREHOUSE_ASSETS, resources=resources(home), tags=range_tags(QUARTERS)).success
-    cube = home.working_release(REFERENCE.label) / "service"
-    with duckdb.connect(str(home.warehouse)) as connection:
-        write_service_cube(connection, cube, REFERENCE, DisclosureControl().rounding_base)
-        # the release's tables as `supplementary_tables` writes them (its CSVs), to compare the service with
-        tables = home.working_release(REFERENCE.label) / "tables"
-        tables.mkdir(parents=True)
-        for layout in LAYOUTS:
-            build_table(connection, layout, REFERENCE).frame.write_csv(
-                tables / f"table_{layout.number}_{layout.name}.csv")
-    release(cube, home.service, REFERENCE)
-    keys_file = home.root_path / "service" / "api_keys.txt"
-    keys_file.parent.mkdir(parents=True)
-    keys_file.write_text("# keys issued to users, one a line\n" + "\n".join(KEYS) + "\n", encoding="utf-8")
-    return World(home, cube, keys_file)
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +123,7 @@ def test_the_client_walks_the_schema_from_the_root_to_every_value(session, world
     assert [child["id"] for child in database["children"]] == [
         MEASURE, QUARTER_FIELD, NATIONALITY_FIELD, AGE_FIELD, SEX_FIELD, GEOGRAPHY_FIELD]
     assert [node["id"] for node in seen["MEASURE"]] == [MEASURE]
-    assert len(seen["VALUESET"]) == 9
+    assert len(seen["VALUESET"]) == 10
     values = {node["id"]: node["label"] for node in seen["VALUE"]}
     dimensions = world.manifest["dimensions"]
     assert len(values) == (len(QUARTERS) + sum(len(members) for levels in dimensions.values()
@@ -358,7 +295,8 @@ def test_a_deeply_nested_body_is_a_422_and_the_connection_still_answers(base_url
 
 # --- consistency ------------------------------------------------------------------------------------------------
 
-LEVELS = {"nationality": ("country", "subgroup", "world_area"), "geography": ("local_authority", "region", "country")}
+LEVELS = {"nationality": ("country", "subgroup", "world_area", "eu_group"),
+          "geography": ("local_authority", "region", "country")}
 OTHERS = ("others", "others")
 
 

@@ -28,7 +28,8 @@ def member(code, parent, label=None):
 MANIFEST = {
     "quarters": {"first": "2002-Q1", "last": "2003-Q1"},
     "dimensions": {
-        "nationality": {"total": [member("Total", None)], "world_area": [member("European Union", "Total")],
+        "nationality": {"total": [member("Total", None)], "eu_group": [member("European Union", "Total")],
+                        "world_area": [member("European Union", "European Union")],
                         "subgroup": [member("EU14", "European Union")],
                         "country": [member("France", "EU14"), member("Serbia & Montenegro", "EU14")]},
         "age": {"total": [member("Total", None)], "band": [member("Less than 18", "Total"), member("60 or over", "Total")]},

@@ -1,6 +1,6 @@
 """The table builder in headless Chromium, on the query service over the service tests' cube released as 2002-Q4
 (its file also holds 2003-Q1): a table built by clicking is the same query's `/table` answer cell for cell, its CSV
-is the table shown, an unreleased quarter cannot be chosen, the API's refusals are told in plain words, a huge table
+is the table shown, years are groups of four quarters counted as one cell, an unreleased quarter cannot be chosen, the API's refusals are told in plain words, a huge table
 is shown in part and said so, and axe-core finds no serious violation."""
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, sync_playwright
 
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.service import test_service
-from nino_assets_tests.service.test_service import KEYS, QUARTERS, release
+from nino_assets_tests.support.service_world import KEYS, QUARTERS, release
 from nino_assets_tests.support.service_client import (
     AGE_FIELD,
     DATABASE,
@@ -41,9 +40,6 @@ RELEASED = Quarter(2002, 4)
 CELL_LIMIT, RATE_LIMIT = 200_000, 200
 MAX_RENDERED_CELLS = 50_000
 """As the page caps what it renders (table_builder.js)."""
-
-world = test_service.world  # the service tests' released cube, built here again (a module's fixture)
-
 
 @pytest.fixture(scope="module")
 def service(world, tmp_path_factory) -> Iterator[str]:
@@ -200,6 +196,39 @@ def test_a_table_built_by_clicking_is_the_services_answer_and_its_csv_the_table_
     # the page's own files, then the public API alone: the schema and tables
     api = [path for path in builder.asked if not path.startswith("/table-builder")]
     assert api and all(path.startswith("/webapi/rest/v1/schema") or path == "/webapi/rest/v1/table" for path in api)
+
+
+def test_years_are_groups_of_four_quarters_the_service_counts_as_one_cell(builder, service):
+    builder.connect(KEYS[0])
+    builder.ready()
+    builder.place("Quarter of registration", "Rows")
+    builder.field("Quarter of registration").get_by_label("Level").select_option(label="Years to the end of each quarter")
+    assert [label for label, _ in builder.choices("Quarter of registration")] == ["Year to the end of 2002-Q4"]
+    builder.place("Nationality", "Columns")
+    builder.field("Nationality").get_by_label("Level").select_option(label="EU or non-EU nationality")
+    builder.total("Nationality")
+    sent = builder.build()
+    builder.built()
+    year = [quarter_value(quarter) for quarter in QUARTERS if quarter <= RELEASED]
+    assert sent["recodes"][QUARTER_FIELD] == {"map": [year], "total": False}
+    answer = requests.post(f"{service}table", json=sent, headers={"APIKey": KEYS[0]}).json()
+    expected = expected_table(answer)
+    expected["rows"] = [["Year to the end of 2002-Q4", *row[1:]] for row in expected["rows"]]  # the year named
+    shown = builder.shown()
+    assert shown == expected
+    assert shown["header"] == ["Quarter of registration", "European Union", "Non-EU", "Other / unknown", "Total"]
+    # the year is one cell perturbed from its own records, not the sum of its perturbed quarters
+    by_quarter = dict(sent, recodes={**sent["recodes"], QUARTER_FIELD: {"map": [[q] for q in year], "total": False}})
+    quarters = requests.post(f"{service}table", json=by_quarter, headers={"APIKey": KEYS[0]}).json()
+
+    def flat(values) -> list[float]:
+        return [cell for inner in values for cell in flat(inner)] if isinstance(values, list) else [values]
+
+    sums = [sum(column) for column in zip(*[flat(row) for row in quarters["cubes"][MEASURE]["values"]])]
+    assert flat(answer["cubes"][MEASURE]["values"]) != sums
+    builder.field("Quarter of registration").get_by_label("Level").select_option(label="Calendar years")
+    assert [label for label, _ in builder.choices("Quarter of registration")] == ["Calendar year 2002"]
+    assert builder.errors == []
 
 
 def test_fields_in_the_rows_nest_the_first_slowest(builder, service):

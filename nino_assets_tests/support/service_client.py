@@ -26,6 +26,7 @@ VALUESETS = {
     ("nationality", "country"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_COUNTRY",
     ("nationality", "subgroup"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_SUBGROUP",
     ("nationality", "world_area"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_WORLD_AREA",
+    ("nationality", "eu_group"): "str:value:Ninos:V_F_NINOS:NEWNAT:C_NINO_EU_NON_EU",
     ("geography", "local_authority"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_LA_TO_REGION_NI",
     ("geography", "region"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_REGION_TO_COUNTRY",
     ("geography", "country"): "str:value:Ninos:V_F_NINOS:UK_COA:V_C_MASTERGEOG11_COUNTRY_TO_UK",
@@ -106,15 +107,15 @@ def published_table_requests(tables: Path, manifest: dict, reference: Quarter) -
             header, *rows = list(csv.reader(handle))
         width = len(layout.row_columns)
         columns = header[width:]
+        # a column of all nationalities, a world area or the EU / non-EU group (by its label)
+        area_values = {member["label"]: member_value("nationality", level, member["code"])
+                       for level in ("eu_group", "world_area") for member in dimensions["nationality"][level]}
         if layout.number == 1:
-            # quarters x (all nationalities, each world area followed by its subgroups)
-            areas = {label_of["nationality", "world_area", member["code"]]: member["code"]
-                     for member in dimensions["nationality"]["world_area"]}
+            # quarters x (all nationalities, each world area followed by its subgroups, the non-EU total)
             groups = []
             for column in columns[1:]:
                 area, _, subgroup = column.partition(": ")
-                groups.append([member_value("nationality", "subgroup", subgroup) if subgroup
-                               else member_value("nationality", "world_area", areas[area])])
+                groups.append([member_value("nationality", "subgroup", subgroup) if subgroup else area_values[area]])
             quarters = [Quarter.from_label(row[0]) for row in rows]
             request = {QUARTER_FIELD: _recode([[quarter_value(q)] for q in quarters], False),
                        NATIONALITY_FIELD: _recode(groups, True)}
@@ -139,11 +140,8 @@ def published_table_requests(tables: Path, manifest: dict, reference: Quarter) -
                 return (row_number, columns.index(column))
         elif layout.number == 4:
             # a row per local authority, a column per world area and all nationalities, in the reference's year
-            areas = {label_of["nationality", "world_area", member["code"]]: member["code"]
-                     for member in dimensions["nationality"]["world_area"]}
             request = {GEOGRAPHY_FIELD: _recode([[la_value(row[0])] for row in rows], False),
-                       NATIONALITY_FIELD: _recode([[member_value("nationality", "world_area", areas[column])]
-                                                   for column in columns[1:]], True),
+                       NATIONALITY_FIELD: _recode([[area_values[column]] for column in columns[1:]], True),
                        QUARTER_FIELD: _recode([[quarter_value(q) for q in _year(reference.label)]], False)}
             order = [GEOGRAPHY_FIELD, NATIONALITY_FIELD, QUARTER_FIELD]
 
@@ -151,13 +149,10 @@ def published_table_requests(tables: Path, manifest: dict, reference: Quarter) -
                 number = columns.index(column)
                 return (row_number, len(columns) - 1 if number == 0 else number - 1, 0)
         elif layout.number == 6:
-            # a row per year, a column per world area and all nationalities
-            areas = {label_of["nationality", "world_area", member["code"]]: member["code"]
-                     for member in dimensions["nationality"]["world_area"]}
+            # a row per year, a column per world area, the non-EU total and all nationalities
             years = [row[0].removeprefix("Year to the end of ") for row in rows]
             request = {QUARTER_FIELD: _recode([[quarter_value(q) for q in _year(year)] for year in years], False),
-                       NATIONALITY_FIELD: _recode([[member_value("nationality", "world_area", areas[column])]
-                                                   for column in columns[1:]], True)}
+                       NATIONALITY_FIELD: _recode([[area_values[column]] for column in columns[1:]], True)}
             order = [QUARTER_FIELD, NATIONALITY_FIELD]
 
             def path(row_number, column, columns=columns):

@@ -3,11 +3,13 @@
 WITH nationality_members AS (
     SELECT 'nationality' AS dimension, 'total' AS level, 'Total' AS code, 'Total' AS label, NULL AS parent_code, 0 AS depth
     UNION ALL
-    SELECT DISTINCT 'nationality', 'world_area', world_area, world_area, 'Total', 1 FROM reference.nationalities
+    SELECT DISTINCT 'nationality', 'eu_group', eu_group, eu_group, 'Total', 1 FROM reference.nationalities
     UNION ALL
-    SELECT DISTINCT 'nationality', 'subgroup', subgroup, subgroup, world_area, 2 FROM reference.nationalities
+    SELECT DISTINCT 'nationality', 'world_area', world_area, world_area, eu_group, 2 FROM reference.nationalities
     UNION ALL
-    SELECT DISTINCT 'nationality', 'country', nationality, nationality, subgroup, 3 FROM reference.nationalities
+    SELECT DISTINCT 'nationality', 'subgroup', subgroup, subgroup, world_area, 3 FROM reference.nationalities
+    UNION ALL
+    SELECT DISTINCT 'nationality', 'country', nationality, nationality, subgroup, 4 FROM reference.nationalities
 ),
 age_members AS (
     SELECT 'age', 'total', 'Total', 'Total', NULL, 0

@@ -54,11 +54,13 @@ finest_with_ancestors AS (
         cells.*,
         subgroup.member_id AS subgroup_member,
         subgroup.parent_member_id AS world_area_member,
+        world_area.parent_member_id AS eu_group_member,
         region.member_id AS region_member,
         region.parent_member_id AS country_of_uk_member
     FROM stat.finest_cells AS cells
     JOIN stat.cube_dimensions AS country ON country.member_id = cells.nationality_member
     JOIN stat.cube_dimensions AS subgroup ON subgroup.member_id = country.parent_member_id
+    JOIN stat.cube_dimensions AS world_area ON world_area.member_id = subgroup.parent_member_id
     JOIN stat.cube_dimensions AS area ON area.member_id = cells.geography_member
     JOIN stat.cube_dimensions AS region ON region.member_id = area.parent_member_id
     WHERE cells.quarter IN (SELECT quarter FROM quarters_of_periods)
@@ -69,7 +71,7 @@ SELECT
     periods.nationality_level,
     CASE periods.nationality_level WHEN 'country' THEN cells.nationality_member
         WHEN 'subgroup' THEN cells.subgroup_member WHEN 'world_area' THEN cells.world_area_member
-        ELSE totals.nationality END AS nationality_member,
+        WHEN 'eu_group' THEN cells.eu_group_member ELSE totals.nationality END AS nationality_member,
     periods.age_level,
     CASE periods.age_level WHEN 'band' THEN cells.age_member ELSE totals.age END AS age_member,
     periods.sex_level,

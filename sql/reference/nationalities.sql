@@ -1,4 +1,5 @@
--- Nationalities: every ISO 3166-1 country with DWP's present-day grouping (country -> subgroup -> world area) and
+-- Nationalities: every ISO 3166-1 country with DWP's present-day grouping (country -> subgroup -> world area ->
+-- EU or non-EU, DWP's headline split) and
 -- its EU accession and exit dates, plus DWP's "Other / unknown" (iso_alpha3 null): the item, at every level, of a
 -- nationality code not recognised and of a country DWP does not group. The grouping is applied to the whole series; membership at
 -- the date of registration is derived from the dates, never from the grouping.
@@ -40,6 +41,12 @@ grouped AS (
             ELSE coalesce(dwp_groups.sub_region, other_or_unknown.label)
         END AS subgroup,
         coalesce(dwp_groups.world_region, other_or_unknown.label) AS world_area,
+        -- DWP's headline split: the European Union's world area, and every other known world area as non-EU
+        CASE coalesce(dwp_groups.world_region, other_or_unknown.label)
+            WHEN 'European Union' THEN 'European Union'
+            WHEN other_or_unknown.label THEN other_or_unknown.label
+            ELSE 'Non-EU'
+        END AS eu_group,
         labelled.eu_accession_date,
         labelled.eu_exit_date,
         labelled.iso_alpha3 = 'GBR' AS is_uk
@@ -49,5 +56,5 @@ grouped AS (
 )
 SELECT * FROM grouped
 UNION ALL
-SELECT NULL, NULL, label, label, label, label, NULL, NULL, false FROM other_or_unknown
+SELECT NULL, NULL, label, label, label, label, label, NULL, NULL, false FROM other_or_unknown
 ORDER BY iso_alpha3 NULLS LAST

@@ -8,6 +8,7 @@ const KEY_STORE = "nino-table-builder-api-key";
 const MAX_RENDERED_CELLS = 50000;
 // thousands separators, and every digit the service sent
 const NUMBER = new Intl.NumberFormat("en-GB", {maximumFractionDigits: 20});
+const QUARTER_LABEL = /^(\d{4})-Q([1-4])$/;
 
 const PLAIN_ERRORS = {
   forbidden: "The service did not accept this API key. Check that you pasted all of it, or ask for a new key.",
@@ -116,10 +117,27 @@ async function readSchema() {
     valuesets: await Promise.all(childrenOf(await node(field.id), "VALUESET").map(async valueset => ({
       id: valueset.id,
       label: valueset.label,
-      values: childrenOf(await node(valueset.id), "VALUE").map(({id, label}) => ({id, label})),
+      values: childrenOf(await node(valueset.id), "VALUE").map(({id, label}) => ({label, members: [id]})),
     }))),
   })));
-  return {id: found.id, label: found.label, measures: childrenOf(found, "MEASURE"), fields};
+  return {id: found.id, label: found.label, measures: childrenOf(found, "MEASURE"), fields: fields.map(withYears)};
+}
+
+function withYears(field) {
+  // Years as Stat-Xplore's users build them: each a custom group of its four quarters, which the service counts
+  // and perturbs as one cell (never a sum of the quarters' figures). Offered for the field of quarters.
+  const [quarters] = field.valuesets;
+  const numbers = quarters.values.map(value => QUARTER_LABEL.exec(value.label));
+  if (field.valuesets.length !== 1 || !numbers.every(Boolean)) return field;
+  const number = match => 4 * Number(match[1]) + Number(match[2]);
+  const ending = quarters.values.flatMap((value, index) =>
+    index >= 3 && number(numbers[index]) - number(numbers[index - 3]) === 3
+      ? [{label: `Year to the end of ${value.label}`,
+          members: quarters.values.slice(index - 3, index + 1).flatMap(quarter => quarter.members)}] : []);
+  const calendar = ending.filter(year => year.label.endsWith("-Q4"))
+    .map(year => ({label: `Calendar year ${year.label.slice(-7, -3)}`, members: year.members}));
+  return {...field, valuesets: [quarters, {label: "Years to the end of each quarter", values: ending},
+                                {label: "Calendar years", values: calendar}]};
 }
 
 function measureChoices(measures) {
@@ -169,7 +187,7 @@ function fieldControl(field, number) {
   const fillValues = () => {
     const values = field.valuesets[level.value].values;
     list.replaceChildren(...values.map((value, index) => element("li", {"data-label": value.label.toLowerCase()},
-      element("input", {type: "checkbox", id: id(`value-${index}`), value: value.id}),
+      element("input", {type: "checkbox", id: id(`value-${index}`), value: value.members.join(" ")}),
       element("label", {for: id(`value-${index}`)}, value.label))));
     filter.value = "";
     countChosen();
@@ -212,32 +230,39 @@ function tableQuery() {
   if (columns.length > 1) throw new PlainError("Only one field can go in the columns: put the others in the rows.");
   const ordered = [...chosen.filter(control => control.place.value === "row"), ...columns];
   const recodes = {};
+  const labels = [];  // of each field's items as asked for: a year is named, not listed as its quarters
   for (const control of ordered) {
-    const values = control.some.checked
-      ? [...control.list.querySelectorAll("input:checked")].map(box => box.value)
-      : control.field.valuesets[control.level.value].values.map(value => value.id);
-    if (!values.length) throw new PlainError(`Choose at least one value of ${control.field.label}, or all values.`);
-    recodes[control.field.id] = {map: values.map(value => [value]), total: control.total.checked};
+    const all = control.field.valuesets[control.level.value].values;
+    const chosen = control.some.checked
+      ? [...control.list.querySelectorAll("input")].flatMap((box, index) => box.checked ? [all[index]] : [])
+      : all;
+    if (!chosen.length) throw new PlainError(`Choose at least one value of ${control.field.label}, or all values.`);
+    recodes[control.field.id] = {map: chosen.map(value => value.members), total: control.total.checked};
+    labels.push(chosen.map(value => value.label));
   }
   const measure = page.measures.querySelector("input:checked").value;
   return {query: {database: database.id, measures: [measure], recodes, dimensions: ordered.map(c => [c.field.id])},
-          hasColumns: columns.length === 1};
+          hasColumns: columns.length === 1, labels};
 }
 
-const itemLabel = item => item.labels.join(" + ");
+// an item as the answer names it (a total, a value), or by the name of the group the page asked for
+const itemLabel = (item, asked) => item.labels.length > 1 && asked ? asked : item.labels.join(" + ");
 const listed = labels => labels.length > 1 ? `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)}` : labels[0];
 
-function tableModel(answer, hasColumns) {
+function tableModel(answer, hasColumns, labels) {
   // the answer's own labels and values, last field fastest: each run of one row's columns is a row
   const measure = answer.measures[0];
+  const itemLabels = answer.fields.map((field, number) =>
+    field.items.map((item, index) => itemLabel(item, labels[number][index])));
+  const rowLabelsOf = hasColumns ? itemLabels.slice(0, -1) : itemLabels;
   const rowFields = hasColumns ? answer.fields.slice(0, -1) : answer.fields;
-  const columns = hasColumns ? answer.fields.at(-1).items.map(itemLabel) : [measure.label];
+  const columns = hasColumns ? itemLabels.at(-1) : [measure.label];
   const values = [answer.cubes[measure.uri].values].flat(Infinity);
   const sizes = rowFields.map(field => field.items.length);
   const rowLabels = number => {
     const labels = [];
     for (let index = sizes.length - 1; index >= 0; index--) {
-      labels.unshift(itemLabel(rowFields[index].items[number % sizes[index]]));
+      labels.unshift(rowLabelsOf[index][number % sizes[index]]);
       number = Math.floor(number / sizes[index]);
     }
     return labels.length ? labels : [measure.label];
@@ -308,10 +333,10 @@ async function build(event) {
   event.preventDefault();
   page.build.disabled = true;
   try {
-    const {query, hasColumns} = tableQuery();
+    const {query, hasColumns, labels} = tableQuery();
     say("Building the table…");
     const {answer, left} = await ask("table", query);
-    shown = tableModel(answer, hasColumns);
+    shown = tableModel(answer, hasColumns, labels);
     renderTable(shown);
     page.annotations.replaceChildren(...Object.values(answer.annotationMap ?? {}).map(text => element("p", {}, text)));
     page.result.hidden = false;
