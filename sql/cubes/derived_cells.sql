@@ -31,6 +31,10 @@ CREATE OR REPLACE TEMP MACRO derived_cells(periods, classifications, record_key_
 WITH wanted AS (
     SELECT unnest(classifications, recursive := true)
 ),
+level_sets AS (
+    -- a cross-classification's levels, whatever its period type: quarters and years of them share quarter cells
+    SELECT DISTINCT nationality_level, age_level, sex_level, geography_level FROM wanted
+),
 quarters_of_periods AS (
     -- the quarters a period's cells are summed over: its own, or the four to it
     SELECT period.label AS period, wanted.*, quarter_label(quarter_number(period.label) - back.quarters) AS quarter
@@ -64,27 +68,49 @@ finest_with_ancestors AS (
     JOIN stat.cube_dimensions AS area ON area.member_id = cells.geography_member
     JOIN stat.cube_dimensions AS region ON region.member_id = area.parent_member_id
     WHERE cells.quarter IN (SELECT quarter FROM quarters_of_periods)
+),
+quarter_cells AS (
+    -- each level set's cells in each quarter a period needs. A year's cells are then sums of its quarters' cells,
+    -- exact for counts and key sums alike, so the finest cells are summed once a level set, not once a period.
+    SELECT
+        cells.quarter,
+        level_sets.nationality_level,
+        CASE level_sets.nationality_level WHEN 'country' THEN cells.nationality_member
+            WHEN 'subgroup' THEN cells.subgroup_member WHEN 'world_area' THEN cells.world_area_member
+            WHEN 'eu_group' THEN cells.eu_group_member ELSE totals.nationality END AS nationality_member,
+        level_sets.age_level,
+        CASE level_sets.age_level WHEN 'band' THEN cells.age_member ELSE totals.age END AS age_member,
+        level_sets.sex_level,
+        CASE level_sets.sex_level WHEN 'sex' THEN cells.sex_member ELSE totals.sex END AS sex_member,
+        level_sets.geography_level,
+        CASE level_sets.geography_level WHEN 'local_authority' THEN cells.geography_member
+            WHEN 'region' THEN cells.region_member WHEN 'country' THEN cells.country_of_uk_member
+            ELSE totals.geography END AS geography_member,
+        sum(cells.registrations) AS registrations,
+        sum(cells.cell_key) AS key_sum
+    FROM finest_with_ancestors AS cells
+    CROSS JOIN level_sets
+    CROSS JOIN totals
+    GROUP BY ALL
 )
 SELECT
     periods.period AS quarter,
     periods.period_type,
-    periods.nationality_level,
-    CASE periods.nationality_level WHEN 'country' THEN cells.nationality_member
-        WHEN 'subgroup' THEN cells.subgroup_member WHEN 'world_area' THEN cells.world_area_member
-        WHEN 'eu_group' THEN cells.eu_group_member ELSE totals.nationality END AS nationality_member,
-    periods.age_level,
-    CASE periods.age_level WHEN 'band' THEN cells.age_member ELSE totals.age END AS age_member,
-    periods.sex_level,
-    CASE periods.sex_level WHEN 'sex' THEN cells.sex_member ELSE totals.sex END AS sex_member,
-    periods.geography_level,
-    CASE periods.geography_level WHEN 'local_authority' THEN cells.geography_member
-        WHEN 'region' THEN cells.region_member WHEN 'country' THEN cells.country_of_uk_member
-        ELSE totals.geography END AS geography_member,
+    cells.nationality_level,
+    cells.nationality_member,
+    cells.age_level,
+    cells.age_member,
+    cells.sex_level,
+    cells.sex_member,
+    cells.geography_level,
+    cells.geography_member,
     CAST(sum(cells.registrations) AS INTEGER) AS registrations,
-    CAST(sum(cells.cell_key) % record_key_range AS INTEGER) AS cell_key
-FROM finest_with_ancestors AS cells
-JOIN quarters_of_periods AS periods ON periods.quarter = cells.quarter
-CROSS JOIN totals
+    CAST(sum(cells.key_sum) % record_key_range AS INTEGER) AS cell_key
+FROM quarter_cells AS cells
+JOIN quarters_of_periods AS periods
+    ON periods.quarter = cells.quarter
+   AND periods.nationality_level = cells.nationality_level AND periods.age_level = cells.age_level
+   AND periods.sex_level = cells.sex_level AND periods.geography_level = cells.geography_level
 GROUP BY ALL;
 
 CREATE OR REPLACE TEMP MACRO perturbed_cells(periods, classifications, record_key_range) AS TABLE
