@@ -23,6 +23,15 @@ scan_quarter_bounds AS (
 unknown_nationality AS (
     SELECT * FROM reference.nationalities WHERE iso_alpha3 IS NULL
 ),
+band_of_age AS (
+    -- each age that can be counted with its band, and no age (-1) with the band of unknown age: millions of records
+    -- then find their band by an equi-join rather than by a range join
+    SELECT coalesce(ages.age, -1) AS age_key, age_bands.age_band
+    FROM reference.age_bands
+    LEFT JOIN range(0, $oldest_age + 1) AS ages(age)
+        ON ages.age BETWEEN age_bands.min_age AND coalesce(age_bands.max_age, $oldest_age)
+    WHERE ages.age IS NOT NULL OR age_bands.min_age IS NULL
+),
 records_with_attributes AS (
     SELECT
         scan_records.scan_quarter,
@@ -83,8 +92,10 @@ already_counted AS (
       AND pseudonym IN (SELECT pseudonym FROM records_under_definitions WHERE definition_exclusion IS NULL)
 ),
 first_registrations AS (
+    -- whether each record that meets the definitions is a duplicate: only the keys go through the window
     SELECT
-        records.*,
+        records.scan_quarter,
+        records.line_number,
         already_counted.pseudonym IS NOT NULL
             OR row_number() OVER (
                 PARTITION BY records.pseudonym
@@ -105,7 +116,7 @@ SELECT
     records.is_late_registration,
     records.arrival_date,
     records.age,
-    age_bands.age_band,
+    band_of_age.age_band,
     records.sex,
     records.nationality_code,
     records.nationality,
@@ -118,6 +129,4 @@ SELECT
     ) AS exclusion_reason
 FROM records_under_definitions AS records
 LEFT JOIN first_registrations USING (scan_quarter, line_number)
-LEFT JOIN reference.age_bands
-    ON CASE WHEN records.age IS NULL THEN age_bands.min_age IS NULL
-            ELSE records.age BETWEEN age_bands.min_age AND coalesce(age_bands.max_age, records.age) END
+LEFT JOIN band_of_age ON band_of_age.age_key = coalesce(records.age, -1)
