@@ -176,7 +176,8 @@ def essential_work_seconds(folder: Path, script: Path) -> float:
     with tempfile.TemporaryDirectory() as shim:
         (Path(shim) / "nino_assets").mkdir()
         (Path(shim) / "nino_assets" / "reference_data").symlink_to(REFERENCE_DATA)
-        finished = subprocess.run(["bash", str(script), str(folder), sys.executable], check=True,
+        # absolute paths: the script runs in the shim folder
+        finished = subprocess.run(["bash", str(script.resolve()), str(folder.resolve()), sys.executable], check=True,
                                   capture_output=True, text=True, cwd=shim, env={**os.environ, "PYTHONPATH": shim})
     return float(re.search(r"floor_seconds=([0-9.]+)", finished.stdout).group(1))
 
