@@ -19,6 +19,7 @@ from nino_assets.geography.assets import GEOCODED_REGISTRATIONS
 from nino_assets.disclosure.assets import PERTURBED_COUNTS, DisclosureControl, define_cell_macros
 from nino_assets.shared.check_outcomes import recorded_result, run_quarters
 from nino_assets.shared.partitions import quarterly_partitions
+from nino_assets.shared.quarters import Quarter
 from nino_assets.shared.warehouse import Warehouse
 
 RECOUNTED_CLASSIFICATIONS = 4
@@ -83,10 +84,22 @@ def disclosure_rules(
     )
 
 
+def _counted_in(period_type: str, periods: list[str]) -> list[dict[str, str]]:
+    """Which quarter's records count in which period: each period's own, or the four to it for years."""
+    pairs = []
+    for label in periods:
+        quarter = Quarter.from_label(label)
+        for _ in range(4 if period_type == "year_ending" else 1):
+            pairs.append({"record_quarter": quarter.label, "period": label})
+            quarter = quarter.previous()
+    return pairs
+
+
 def _recount_from_records(connection, classification: CrossClassification, periods: list[str]):
     """Every cell of one cross-classification in some periods, counted from the records (not the finest cells) and
     compared with the derived cell: how many cells were compared, how many differ in count or key, and the
     recounted count, key and published perturbed value of those that are published."""
+    counted_in = _counted_in(classification.period_type, periods)
     rows = connection.execute(
         f"""
         WITH finest AS (
@@ -101,15 +114,15 @@ def _recount_from_records(connection, classification: CrossClassification, perio
         records AS (
             -- each record in each period it counts in: its quarter's, or the years to its quarter and the next three
             SELECT
-                quarter_label(quarter_number(records.registration_quarter) + ahead.quarters) AS quarter,
+                counted.period AS quarter,
                 nationality.ancestor_id AS nationality_member,
                 age.ancestor_id AS age_member,
                 sex.ancestor_id AS sex_member,
                 geography.ancestor_id AS geography_member,
                 records.record_key
             FROM {GEOCODED_REGISTRATIONS.qualified_name} AS records
-            JOIN (VALUES (0), (1), (2), (3)) AS ahead(quarters)
-                ON ahead.quarters < CASE $period_type WHEN 'year_ending' THEN 4 ELSE 1 END
+            JOIN (SELECT unnest($counted_in, recursive := true)) AS counted
+                ON counted.record_quarter = records.registration_quarter
             JOIN finest AS country ON country.dimension = 'nationality' AND country.code = records.nationality
             JOIN finest AS band ON band.dimension = 'age' AND band.code = records.age_band
             JOIN finest AS person_sex ON person_sex.dimension = 'sex' AND person_sex.code = records.sex
@@ -119,15 +132,13 @@ def _recount_from_records(connection, classification: CrossClassification, perio
             JOIN levels AS age ON age.member_id = band.member_id AND age.level = $age_level
             JOIN levels AS sex ON sex.member_id = person_sex.member_id AND sex.level = $sex_level
             JOIN levels AS geography ON geography.member_id = area.member_id AND geography.level = $geography_level
-            WHERE records.registration_quarter IN (
-                SELECT quarter_label(quarter_number(period) - back.quarters)
-                FROM (SELECT unnest($periods) AS period), (VALUES (0), (1), (2), (3)) AS back(quarters))
+            -- a list of constants, so that the scan reads only these quarters' records
+            WHERE records.registration_quarter IN (SELECT unnest($record_quarters))
         ),
         recounted AS (
             SELECT quarter, $period_type AS period_type, nationality_member, age_member, sex_member,
                    geography_member, count(*) AS registrations, sum(record_key) % $record_key_range AS cell_key
             FROM records
-            WHERE quarter IN (SELECT unnest($periods))
             GROUP BY ALL
         )
         SELECT recounted.registrations, recounted.cell_key, derived.registrations, derived.cell_key,
@@ -137,6 +148,7 @@ def _recount_from_records(connection, classification: CrossClassification, perio
         LEFT JOIN {PERTURBED_COUNTS.qualified_name} AS published USING ({CELL})
         """,
         {**classification.as_struct(), "classification": classification.as_struct(), "periods": periods,
+         "counted_in": counted_in, "record_quarters": sorted({pair["record_quarter"] for pair in counted_in}),
          "record_key_range": RECORD_KEY_RANGE},
     ).fetchall()
     differing = sum(1 for count, key, derived_count, derived_key, _ in rows

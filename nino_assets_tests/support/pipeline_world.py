@@ -63,7 +63,8 @@ def cleaning_without_the_age_rule(real_sql_text):
         if asset_name != "registrations":
             return text
         buggy = text.replace("WHEN age < $adult_age THEN", "WHEN false THEN")
-        buggy = buggy.replace("ELSE records.age BETWEEN", "ELSE greatest(records.age, 16) BETWEEN")
+        buggy = buggy.replace("band_of_age.age_key = coalesce(records.age, -1)",
+                              "band_of_age.age_key = coalesce(greatest(records.age, 16), -1)")
         assert buggy.count("WHEN false THEN") == 1 and "greatest(records.age, 16)" in buggy
         return buggy
     return sql_text
