@@ -1,8 +1,8 @@
 """Cubes stage: the finest cells, from which every published cell is derived.
 
 Dimensions (`stat.cube_dimensions`): nationality (country -> subgroup -> world area -> EU or non-EU -> total), age
-(band -> total), sex (each -> total) and geography (local authority -> region -> country -> total, with "Overseas registration" and
-"Unknown" as their own members at each level).
+(band -> total), sex (each -> total) and geography (local authority -> region -> country -> total, with "Overseas
+registration" and "Unknown" as their own members at each level).
 
 `finest_cells` holds, for each quarter, the count and cell key of each finest (country, age band, sex, local
 authority) cell that has registrations. A cell of any level, for a quarter or the year to a quarter, is derived

@@ -67,7 +67,8 @@ class TableLayout:
 
 LAYOUTS = (
     TableLayout(1, "registrations_by_world_area", "Registrations by quarter of registration and world area and "
-                "subgroup of nationality, with non-EU nationals together, {first} to {reference}", ("Quarter",), ("Note 1", "Note 2", "Note 6")),
+                "subgroup of nationality, with non-EU nationals together, {first} to {reference}", ("Quarter",),
+                ("Note 1", "Note 2", "Note 6")),
     TableLayout(2, "registrations_by_nationality", "Registrations by nationality, year to the end of {reference} "
                 "and the year before", ("World area", "Subgroup", "Nationality"),
                 ("Note 1", "Note 2", "Note 3", "Note 4", "Note 6")),
@@ -80,7 +81,8 @@ LAYOUTS = (
                 "quarter {quarter_of_year} since {first_full_year}", ("Period", "Age band"),
                 ("Note 1", "Note 2", "Note 3")),
     TableLayout(6, "registrations_by_world_area_and_year", "Registrations by world area of nationality, with non-EU "
-                "nationals together, years to the end of the quarter {quarter_of_year} since {first_full_year}", ("Period",),
+                "nationals together, years to the end of the quarter {quarter_of_year} since {first_full_year}",
+                ("Period",),
                 ("Note 1", "Note 2", "Note 3", "Note 6")),
     TableLayout(7, "nationality_lookup", "Nationality lookup: the subgroup, world area and EU or non-EU group each "
                 "nationality is counted in", ("Nationality",), ("Note 6",)),
