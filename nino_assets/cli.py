@@ -85,6 +85,17 @@ def run_main_job(home: NinoHome, instance, quarters: list[Quarter]):
     )
 
 
+def restore_deliveries_not_taken(home: NinoHome, result, quarters: list[Quarter]) -> dict[str, dict[str, str]]:
+    """After a failed run, its quarters still pending (a step failed, not a check, which refuses as it fails) are
+    put back as last accepted: a delivery is taken whole or not at all."""
+    from nino_assets.definitions import PUBLICATION_GATE, resources
+    from nino_assets.shared.acceptance import restore_pending
+
+    failed_steps = sorted({event.step_key for event in result.all_events if event.is_step_failure})
+    return restore_pending(resources(home)["warehouse"], PUBLICATION_GATE.journey, quarters,
+                           f"the run's failed step(s): {', '.join(failed_steps)}", result.run_id)
+
+
 def _command_generate(arguments: argparse.Namespace) -> int:
     home = NinoHome.from_environment()
     prepare_home(home)
@@ -103,9 +114,13 @@ def _command_run(arguments: argparse.Namespace) -> int:
         print(f"Materialising every asset for {quarters[0].label} .. {quarters[-1].label} in one run ...")
         started = time.perf_counter()
         result = run_main_job(home, open_instance(home.dagster_home), quarters)
-    succeeded = result.success
+        succeeded = result.success
+        not_taken = {} if succeeded else restore_deliveries_not_taken(home, result, quarters)
     print(f"The run {'succeeded' if succeeded else 'FAILED'} in {time.perf_counter() - started:.1f} s.")
     refused = print_failures(result)
+    for quarter, deliveries in not_taken.items():
+        print(f"{quarter}: its delivery {deliveries['refused']} was not taken (the run failed before every layer held "
+              f"it and passed its checks); the warehouse keeps {deliveries['kept']}")
     if refused and quarters[0] != Quarter.containing(SERIES_START):
         print(f"A release covers every quarter from {Quarter.containing(SERIES_START).label} to its reference quarter, "
               "and the gate requires each of them checked in the warehouse: run the whole series (`nino run`) or a "

@@ -101,6 +101,7 @@ def resources(home: NinoHome) -> dict[str, object]:
     """The resources of a data folder: the one place where the warehouse file and the landing area are chosen."""
     return {
         "publication_gate": PUBLICATION_GATE,
+        "journey": PUBLICATION_GATE.journey,  # what a delivery must pass to be accepted (shared/acceptance.py)
         "nino_home": home,
         "warehouse": Warehouse(database=str(home.warehouse)),
         "disclosure_control": DisclosureControl(),

@@ -11,7 +11,8 @@ import dagster as dg
 from nino_assets.clean.assets import REGISTRATION_EXCLUSIONS, REGISTRATIONS
 from nino_assets.geography.postcodes import UK_POSTCODE_REGEX
 from nino_assets.ingest.assets import RAW_SCAN
-from nino_assets.shared.check_outcomes import recorded_result, run_quarters
+from nino_assets.shared.acceptance import Journey, recorded_result
+from nino_assets.shared.check_outcomes import run_quarters
 from nino_assets.shared.partitions import quarterly_partitions
 from nino_assets.shared.tables import Table
 from nino_assets.shared.warehouse import Warehouse
@@ -19,7 +20,8 @@ from nino_assets.shared.warehouse import Warehouse
 
 @dg.asset_check(asset=REGISTRATIONS.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
                 description="Records in (raw_scan) = registrations counted + records excluded, per quarter.")
-def records_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+def records_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
+                      journey: dg.ResourceParam[Journey]) -> dg.AssetCheckResult:
     quarters, parameters = run_quarters(context)
     with warehouse.get_connection() as connection:
         rows = connection.execute(
@@ -38,7 +40,7 @@ def records_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehou
     unbalanced = [f"{quarter}: {n_in} in, {n_out} counted, {n_excluded} excluded"
                   for quarter, n_in, n_out, n_excluded in rows if n_in != n_out + n_excluded]
     return recorded_result(
-        context, warehouse, quarters, not unbalanced,
+        context, warehouse, journey, quarters, not unbalanced,
         {
             "records_in": sum(row[1] for row in rows),
             "records_counted": sum(row[2] for row in rows),
@@ -59,7 +61,8 @@ def no_personal_data_check(table: Table) -> dg.AssetChecksDefinition:
 
     @dg.asset_check(asset=table.name, name="no_personal_data", blocking=True, partitions_def=quarterly_partitions,
                     pool="warehouse", description="No column repeats the record's NINo, postcode or date of birth.")
-    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
+               journey: dg.ResourceParam[Journey]) -> dg.AssetCheckResult:
         quarters, parameters = run_quarters(context)
         with warehouse.get_connection() as connection:
             # only postcodes of the UK form identify an address: "OVERSEAS" and placeholders are not compared
@@ -84,7 +87,7 @@ def no_personal_data_check(table: Table) -> dg.AssetChecksDefinition:
             ).fetchall()
         by_column = {name: count for name, count in zip([*texts, *dates], counts) if count}
         return recorded_result(
-            context, warehouse, quarters, not by_column,
+            context, warehouse, journey, quarters, not by_column,
             {
                 "columns_compared": len(texts) + len(dates),
                 "records_repeating_raw_values_by_column": dg.MetadataValue.json(by_column),

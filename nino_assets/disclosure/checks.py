@@ -17,7 +17,8 @@ from nino_assets.cubes.cross_classifications import PUBLISHED, CrossClassificati
 from nino_assets.cubes.assets import CUBE_DIMENSIONS
 from nino_assets.geography.assets import GEOCODED_REGISTRATIONS
 from nino_assets.disclosure.assets import PERTURBED_COUNTS, DisclosureControl, define_cell_macros
-from nino_assets.shared.check_outcomes import recorded_result, run_quarters
+from nino_assets.shared.acceptance import Journey, recorded_result
+from nino_assets.shared.check_outcomes import run_quarters
 from nino_assets.shared.partitions import quarterly_partitions
 from nino_assets.shared.quarters import Quarter
 from nino_assets.shared.warehouse import Warehouse
@@ -35,7 +36,8 @@ CELL = "quarter, period_type, nationality_member, age_member, sex_member, geogra
                 description="Every published cell perturbed; no value in 1..js; no noise beyond D; published values "
                             "rounded to the base; random cross-classifications recounted from the records agree.")
 def disclosure_rules(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse, disclosure_control: DisclosureControl
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse, disclosure_control: DisclosureControl,
+    journey: dg.ResourceParam[Journey],
 ) -> dg.AssetCheckResult:
     quarters, parameters = run_quarters(context)
     ptable = disclosure_control.ptable()
@@ -69,7 +71,7 @@ def disclosure_rules(
                                    if ptable.perturb(count, key % ptable.key_range) != value)
     passed = cells == perturbed and forbidden == beyond_bound == badly_rounded == mismatched == perturbed_again == 0
     return recorded_result(
-        context, warehouse, quarters, passed,
+        context, warehouse, journey, quarters, passed,
         {
             "cells_published": cells,
             "cells_perturbed": perturbed,

@@ -12,7 +12,8 @@ import dagster as dg
 
 from nino_assets.ingest.assets import RAW_SCAN
 from nino_assets.reference.assets import DISCONTINUITIES
-from nino_assets.shared.check_outcomes import recorded_result, run_quarters
+from nino_assets.shared.acceptance import Journey, recorded_result
+from nino_assets.shared.check_outcomes import run_quarters
 from nino_assets.shared.partitions import quarterly_partitions
 from nino_assets.shared.warehouse import Warehouse
 
@@ -30,7 +31,8 @@ LASTING_EFFECT_QUARTERS = 4
 @dg.asset_check(asset=RAW_SCAN.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
                 description=f"Volume against the previous quarter and a year earlier (tolerance "
                             f"{VOLUME_TOLERANCE:.0%} against both, unless a discontinuity explains it).")
-def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
+                           journey: dg.ResourceParam[Journey]) -> dg.AssetCheckResult:
     quarters, parameters = run_quarters(context)
     with warehouse.get_connection() as connection:
         rows = connection.execute(
@@ -74,7 +76,7 @@ def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Wa
                 + (f" ({explained_by})" if explained_by else "")
             )
     return recorded_result(
-        context, warehouse, quarters, not outside,
+        context, warehouse, journey, quarters, not outside,
         {
             "tolerance": VOLUME_TOLERANCE,
             "outside_tolerance": dg.MetadataValue.json(outside),
@@ -88,7 +90,8 @@ def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Wa
                 description=f"The delivery is this quarter's, not another's resent: at most {RESENT_SHARE:.0%} of its "
                             f"NINos already in earlier quarters' scans, at most {DATED_OUTSIDE_SHARE:.0%} of its "
                             "registrations dated outside its quarter.")
-def delivery_is_new(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+def delivery_is_new(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
+                    journey: dg.ResourceParam[Journey]) -> dg.AssetCheckResult:
     quarters, parameters = run_quarters(context)
     with warehouse.get_connection() as connection:
         rows = connection.execute(
@@ -121,7 +124,7 @@ def delivery_is_new(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
                for quarter, _records, resent, outside in rows
                if resent > RESENT_SHARE or outside > DATED_OUTSIDE_SHARE]
     return recorded_result(
-        context, warehouse, quarters, not refused,
+        context, warehouse, journey, quarters, not refused,
         {
             "largest_share_already_delivered": round(max((row[2] for row in rows), default=0), 4),
             "largest_share_dated_outside_quarter": round(max((row[3] for row in rows), default=0), 4),

@@ -2,9 +2,9 @@
 scan delivery (its SHA-256) the layer's rows of that quarter come from.
 
 The raw layer records the delivery it loaded; each later layer, in the same transaction as its write, records the
-delivery of the layer it was built from. A run that stops part-way (a failed check, a crash) can leave a quarter's
-layers holding different deliveries: the ledger makes that visible in the tables and the UI, and the publication
-gate refuses to publish a quarter whose layers disagree.
+delivery of the layer it was built from. A delivery refused by a check is put back whole (`shared.acceptance`), but a
+run that stops in a step can leave a quarter's layers holding different deliveries: the ledger makes that visible in
+the tables and the UI, and the publication gate refuses to publish a quarter whose layers disagree.
 """
 
 from __future__ import annotations
@@ -14,21 +14,8 @@ from collections.abc import Mapping, Sequence
 import duckdb
 
 from nino_assets.shared.quarters import Quarter
-from nino_assets.shared.tables import QUALITY, Column, Table
-from nino_assets.shared.warehouse import ensure_table
+from nino_assets.shared.warehouse import LAYER_DELIVERIES, ensure_table
 
-LAYER_DELIVERIES = Table(
-    schema=QUALITY,
-    name="layer_deliveries",
-    description="The scan delivery each layer holds, per quarter: its SHA-256, written with the layer's rows.",
-    columns=(
-        Column("layer", "VARCHAR", "The asset whose table holds the quarter.", nullable=False),
-        Column("quarter", "VARCHAR", "The scan quarter.", nullable=False),
-        Column("delivery_sha256", "VARCHAR", "SHA-256 of the scan file the quarter's rows come from.",
-               nullable=False),
-    ),
-    primary_key=("layer", "quarter"),
-)
 SHOWN_DIGITS = 12
 """A delivery is shown in metadata by this many digits of its SHA-256."""
 
@@ -65,10 +52,10 @@ def carry_delivery(connection: duckdb.DuckDBPyConnection, layer: str, built_from
     return dict(rows)
 
 
-def disagreements(connection: duckdb.DuckDBPyConnection, layers: Sequence[str], quarters: Sequence[str]) -> list[str]:
-    """One line per quarter whose layers do not all hold the same delivery (or one holds none): which holds what."""
+def _held(connection: duckdb.DuckDBPyConnection, layers: Sequence[str], quarters: Sequence[str]) -> list:
+    """(quarter, whether every layer holds one and the same delivery, which layer holds what) for each quarter."""
     ensure_table(connection, LAYER_DELIVERIES)
-    rows = connection.execute(
+    return connection.execute(
         f"""
         WITH expected AS (
             SELECT layer, quarter FROM (SELECT unnest($layers) AS layer), (SELECT unnest($quarters) AS quarter)
@@ -78,12 +65,23 @@ def disagreements(connection: duckdb.DuckDBPyConnection, layers: Sequence[str], 
             FROM expected
             LEFT JOIN {LAYER_DELIVERIES.qualified_name} AS deliveries USING (layer, quarter)
         )
-        SELECT quarter, string_agg(layer || ' ' || coalesce(delivery, 'none'), ', ' ORDER BY layer)
+        SELECT quarter, count(DISTINCT delivery) = 1 AND count(delivery) = count(*) AS agree,
+               string_agg(layer || ' ' || coalesce(delivery, 'none'), ', ' ORDER BY layer)
         FROM held
         GROUP BY quarter
-        HAVING count(DISTINCT delivery) > 1 OR count(delivery) < count(*)
         ORDER BY quarter
         """,
         {"layers": list(layers), "quarters": list(quarters), "digits": SHOWN_DIGITS},
     ).fetchall()
-    return [f"{quarter}: the layers hold different deliveries ({held})" for quarter, held in rows]
+
+
+def disagreements(connection: duckdb.DuckDBPyConnection, layers: Sequence[str], quarters: Sequence[str]) -> list[str]:
+    """One line per quarter whose layers do not all hold the same delivery (or one holds none): which holds what."""
+    return [f"{quarter}: the layers hold different deliveries ({held})"
+            for quarter, agree, held in _held(connection, layers, quarters) if not agree]
+
+
+def quarters_agreeing(connection: duckdb.DuckDBPyConnection, layers: Sequence[str],
+                      quarters: Sequence[str]) -> list[str]:
+    """The quarters every one of whose layers holds the same delivery."""
+    return [quarter for quarter, agree, _ in _held(connection, layers, quarters) if agree]

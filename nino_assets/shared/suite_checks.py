@@ -2,7 +2,8 @@
 
 One check per expectation, so that the UI shows which rule failed and by how much. A check validates the
 partitions just materialised (a single-run backfill's whole range at once) inside DuckDB, on a query of only the
-columns the suite reads, and records its outcomes for the publication gate (`publication/gate.py`). Adding a suite
+columns the suite reads, and records its outcomes for the publication gate (`publication/gate.py`), judging
+the delivery it checked whole or refused (`shared/acceptance.py`). Adding a suite
 file adds its checks: no Python changes.
 
 A rule's value is written once, in its home: a suite refers to it as `{"$PARAMETER": "<name>"}` (GX's suite
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from nino_assets.shared.acceptance import record_and_judge
 from nino_assets.shared.expectations import Suite, load_suites, validate
-from nino_assets.shared.check_outcomes import record_outcomes
 from nino_assets.shared.partitions import quarter_range_label, quarterly_partitions, quarters_of
 from nino_assets.shared.quarters import Quarter
 from nino_assets.shared.tables import Table
@@ -53,7 +54,7 @@ def suite_checks(suite: Suite, table: Table, parameters: SuiteParameters) -> dg.
     ]
 
     @dg.multi_asset_check(specs=specs, name=f"{suite.asset_name}_expectations", pool="warehouse",
-                          required_resource_keys={"warehouse", *parameters.resource_keys})
+                          required_resource_keys={"warehouse", "journey", *parameters.resource_keys})
     def _check(context: dg.AssetCheckExecutionContext):
         warehouse: Warehouse = context.resources.warehouse
         quarters = quarters_of(context) if table.partition_column else []
@@ -63,9 +64,9 @@ def suite_checks(suite: Suite, table: Table, parameters: SuiteParameters) -> dg.
                                                    dict(parameters.values(context.resources)))
         by_name = {outcome.check_name: outcome for outcome in outcomes}
         ordered = [by_name[name] for name in suite.check_names()]
-        record_outcomes(warehouse, context.run.run_id, suite.asset_name,
-                        {outcome.check_name: outcome.passed for outcome in ordered}, quarters,
-                        {outcome.check_name: outcome.observed for outcome in ordered})
+        decided = record_and_judge(context, warehouse, context.resources.journey, suite.asset_name,
+                                   {outcome.check_name: outcome.passed for outcome in ordered}, quarters,
+                                   {outcome.check_name: outcome.observed for outcome in ordered})
         for outcome in ordered:
             yield dg.AssetCheckResult(
                 asset_key=suite.asset_name,
@@ -76,6 +77,7 @@ def suite_checks(suite: Suite, table: Table, parameters: SuiteParameters) -> dg.
                     **cost,
                     **{key: value for key, value in outcome.observed.items()},
                     "tolerances": dg.MetadataValue.json(json.loads(json.dumps(outcome.tolerances, default=str))),
+                    **decided,
                 },
             )
 

@@ -16,6 +16,8 @@ from nino_assets.shared.tables import QUALITY, RAW, REFERENCE, STATISTICS, Colum
 SCHEMAS = (RAW, REFERENCE, STATISTICS, QUALITY)
 WHOLE_TABLE = "all"
 """The quarter under which a check on an unpartitioned table records its outcome."""
+ACCEPTED_SUFFIX = "__accepted"
+"""Names the copy of a table's (or a ledger's) rows as last accepted, beside it in its schema."""
 
 CHECK_OUTCOMES = Table(
     schema=QUALITY,
@@ -35,6 +37,39 @@ CHECK_OUTCOMES = Table(
     ),
     primary_key=("asset", "check_name", "quarter"),
 )
+
+LAYER_DELIVERIES = Table(
+    schema=QUALITY,
+    name="layer_deliveries",
+    description="The scan delivery each layer holds, per quarter: its SHA-256, written with the layer's rows.",
+    columns=(
+        Column("layer", "VARCHAR", "The asset whose table holds the quarter.", nullable=False),
+        Column("quarter", "VARCHAR", "The scan quarter.", nullable=False),
+        Column("delivery_sha256", "VARCHAR", "SHA-256 of the scan file the quarter's rows come from.",
+               nullable=False),
+    ),
+    primary_key=("layer", "quarter"),
+)
+
+
+PENDING_QUARTERS = Table(
+    schema=QUALITY,
+    name="pending_quarters",
+    description="Quarters of a table written since their delivery was last accepted. Until the new delivery is "
+    "accepted (every layer holds it and has passed every blocking check) or refused, the quarter's rows as last "
+    f"accepted are kept in `<table>{ACCEPTED_SUFFIX}` beside the table (so the raw layer's stay in `raw`), with its "
+    f"check outcomes and delivery in the ledgers' `{ACCEPTED_SUFFIX}` copies.",
+    columns=(
+        Column("table_name", "VARCHAR", "The table written (schema.name).", nullable=False),
+        Column("quarter", "VARCHAR", "The quarter written.", nullable=False),
+        Column("partition_column", "VARCHAR", "The table's quarter column.", nullable=False),
+        Column("pending_since", "TIMESTAMP", "When the quarter was first written after its last acceptance (UTC).",
+               nullable=False),
+    ),
+    primary_key=("table_name", "quarter"),
+)
+LEDGERS = ((CHECK_OUTCOMES, "asset"), (LAYER_DELIVERIES, "layer"))
+"""The ledgers that speak for a table's quarters, each with the column naming the table: written with its rows."""
 
 
 # DuckDB takes up to 80% of the machine's memory by default; the pipeline is held well inside the 6 GiB a run may
@@ -74,11 +109,41 @@ def delete_partitions(connection: duckdb.DuckDBPyConnection, table: Table, quart
     if table.partition_column is None:
         raise ValueError(f"{table.qualified_name} is not partitioned")
     labels = [quarter.label for quarter in quarters]
+    keep_accepted_state(connection, table, labels)
     connection.execute(
         f"DELETE FROM {table.qualified_name} WHERE {table.partition_column} IN (SELECT unnest($labels))",
         {"labels": labels},
     )
     void_check_outcomes(connection, table, labels)
+
+
+def keep_accepted_state(connection: duckdb.DuckDBPyConnection, table: Table, labels: Sequence[str]) -> None:
+    """Before a table's quarters are first rewritten since their last accepted delivery, keep their rows, check
+    outcomes and delivery as accepted, so that a refused delivery leaves the warehouse as it was
+    (`shared.acceptance`). A quarter already pending keeps the state kept when it became pending."""
+    ensure_table(connection, PENDING_QUARTERS)
+    newly_pending = [label for (label,) in connection.execute(
+        f"SELECT label FROM (SELECT unnest($labels) AS label) WHERE label NOT IN "
+        f"(SELECT quarter FROM {PENDING_QUARTERS.qualified_name} WHERE table_name = $table)",
+        {"labels": list(labels), "table": table.qualified_name},
+    ).fetchall()]
+    if not newly_pending:
+        return
+    kept = [(table, table.partition_column, None), *((ledger, "quarter", key) for ledger, key in LEDGERS)]
+    for source, quarter_column, key_column in kept:
+        ensure_table(connection, source)
+        copy = source.qualified_name + ACCEPTED_SUFFIX
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {copy} AS FROM {source.qualified_name} LIMIT 0")
+        connection.execute(
+            f"INSERT INTO {copy} FROM {source.qualified_name} WHERE {quarter_column} IN (SELECT unnest($labels))"
+            + (f" AND {key_column} = $name" if key_column else ""),
+            {"labels": newly_pending, **({"name": table.name} if key_column else {})},
+        )
+    connection.execute(
+        f"INSERT INTO {PENDING_QUARTERS.qualified_name} SELECT $table, unnest($labels), $column, "
+        "now() AT TIME ZONE 'UTC'",
+        {"table": table.qualified_name, "labels": newly_pending, "column": table.partition_column},
+    )
 
 
 def void_check_outcomes(connection: duckdb.DuckDBPyConnection, table: Table, labels: Sequence[str]) -> None:

@@ -186,7 +186,7 @@ def test_the_production_stack(production):
     assert not [status for status in statuses(server).values() if status not in FINISHED]  # none stuck
     with duckdb.connect(str(stack.home.warehouse)) as warehouse:  # no run is in progress to hold it
         labels = [quarter.label for quarter in QUARTERS]
-        assert disagreements(warehouse, PUBLICATION_GATE.layers, labels) == []
+        assert disagreements(warehouse, PUBLICATION_GATE.journey.layers, labels) == []
         counted = dict(warehouse.execute(
             f"SELECT scan_quarter, count(*) FROM {REGISTRATIONS.qualified_name} GROUP BY ALL").fetchall())
         assert counted == {label: PER_QUARTER for label in labels}

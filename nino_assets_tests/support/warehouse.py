@@ -42,6 +42,25 @@ def query(home: NinoHome, sql: str, parameters=None) -> list[tuple]:
         return connection.execute(sql, parameters or {}).fetchall()
 
 
+
+def warehouse_contents(home: NinoHome, excluding: tuple[str, ...] = (),
+                       columns_ignored: dict[str, tuple[str, ...]] | None = None) -> dict[str, str]:
+    """Every table of the warehouse (schema.name) but those excluded -> a digest of its rows in order, without the
+    columns ignored: equal when the data is."""
+    with duckdb.connect(str(home.warehouse), read_only=True) as connection:
+        tables = [f"{schema}.{name}" for schema, name in connection.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+            "ORDER BY ALL").fetchall()]
+        contents = {}
+        for table in tables:
+            if table in excluding:
+                continue
+            ignored = (columns_ignored or {}).get(table)
+            rows = f"SELECT * EXCLUDE ({', '.join(ignored)}) FROM {table}" if ignored else f"FROM {table}"
+            contents[table] = connection.execute(
+                f"SELECT md5(string_agg(row::VARCHAR, '|' ORDER BY row::VARCHAR)) FROM ({rows}) AS row").fetchone()[0]
+        return contents
+
 DERIVED_CELLS = """
     SELECT c.quarter, c.period_type, n.code AS nationality, a.code AS age, s.code AS sex, g.code AS geography,
            c.nationality_level, c.age_level, c.sex_level, c.geography_level, c.registrations, c.cell_key
