@@ -33,10 +33,10 @@ from nino_assets.shared.tables import QUALITY, Column, Table
 from nino_assets.shared.warehouse import (
     ACCEPTED_SUFFIX,
     LAYER_DELIVERIES,
-    LEDGERS,
     PENDING_QUARTERS,
     Warehouse,
     ensure_table,
+    quarter_state,
 )
 
 REFUSED_DELIVERIES = Table(
@@ -93,18 +93,12 @@ def _pending_tables(connection: duckdb.DuckDBPyConnection, labels: Sequence[str]
 def _forget_kept(connection: duckdb.DuckDBPyConnection, labels: Sequence[str], restore: bool) -> None:
     """Drop the kept copies of these pending quarters, after putting them back in place when `restore`."""
     for table_name, partition_column, quarters in _pending_tables(connection, labels):
-        name = table_name.split(".")[1]
-        copies = [(table_name, partition_column, None),
-                  *((ledger.qualified_name, "quarter", key) for ledger, key in LEDGERS)]
-        for source, quarter_column, key_column in copies:
-            where = f"{quarter_column} IN (SELECT unnest($quarters))" + (f" AND {key_column} = $name"
-                                                                          if key_column else "")
-            parameters = {"quarters": quarters, **({"name": name} if key_column else {})}
+        for source, condition, parameters in quarter_state(table_name, partition_column, quarters):
             if restore:
-                connection.execute(f"DELETE FROM {source} WHERE {where}", parameters)
-                connection.execute(f"INSERT INTO {source} BY NAME FROM {source}{ACCEPTED_SUFFIX} WHERE {where}",
+                connection.execute(f"DELETE FROM {source} WHERE {condition}", parameters)
+                connection.execute(f"INSERT INTO {source} BY NAME FROM {source}{ACCEPTED_SUFFIX} WHERE {condition}",
                                    parameters)
-            connection.execute(f"DELETE FROM {source}{ACCEPTED_SUFFIX} WHERE {where}", parameters)
+            connection.execute(f"DELETE FROM {source}{ACCEPTED_SUFFIX} WHERE {condition}", parameters)
     connection.execute(f"DELETE FROM {PENDING_QUARTERS.qualified_name} WHERE quarter IN (SELECT unnest($labels))",
                        {"labels": list(labels)})
 

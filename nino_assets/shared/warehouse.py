@@ -117,6 +117,15 @@ def delete_partitions(connection: duckdb.DuckDBPyConnection, table: Table, quart
     void_check_outcomes(connection, table, labels)
 
 
+def quarter_state(table_name: str, partition_column: str, labels: Sequence[str]) -> list[tuple[str, str, dict]]:
+    """What a table's quarters are, as (table, condition, parameters) triples: its rows, and its rows in the ledgers
+    that speak for it."""
+    name = table_name.split(".")[1]
+    return [(table_name, f"{partition_column} IN (SELECT unnest($labels))", {"labels": list(labels)}),
+            *((ledger.qualified_name, f"quarter IN (SELECT unnest($labels)) AND {key} = $name",
+               {"labels": list(labels), "name": name}) for ledger, key in LEDGERS)]
+
+
 def keep_accepted_state(connection: duckdb.DuckDBPyConnection, table: Table, labels: Sequence[str]) -> None:
     """Before a table's quarters are first rewritten since their last accepted delivery, keep their rows, check
     outcomes and delivery as accepted, so that a refused delivery leaves the warehouse as it was
@@ -129,16 +138,12 @@ def keep_accepted_state(connection: duckdb.DuckDBPyConnection, table: Table, lab
     ).fetchall()]
     if not newly_pending:
         return
-    kept = [(table, table.partition_column, None), *((ledger, "quarter", key) for ledger, key in LEDGERS)]
-    for source, quarter_column, key_column in kept:
+    for source, _ in LEDGERS:
         ensure_table(connection, source)
-        copy = source.qualified_name + ACCEPTED_SUFFIX
-        connection.execute(f"CREATE TABLE IF NOT EXISTS {copy} AS FROM {source.qualified_name} LIMIT 0")
-        connection.execute(
-            f"INSERT INTO {copy} FROM {source.qualified_name} WHERE {quarter_column} IN (SELECT unnest($labels))"
-            + (f" AND {key_column} = $name" if key_column else ""),
-            {"labels": newly_pending, **({"name": table.name} if key_column else {})},
-        )
+    for source, condition, parameters in quarter_state(table.qualified_name, table.partition_column, newly_pending):
+        copy = source + ACCEPTED_SUFFIX
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {copy} AS FROM {source} LIMIT 0")
+        connection.execute(f"INSERT INTO {copy} FROM {source} WHERE {condition}", parameters)
     connection.execute(
         f"INSERT INTO {PENDING_QUARTERS.qualified_name} SELECT $table, unnest($labels), $column, "
         "now() AT TIME ZONE 'UTC'",
