@@ -23,7 +23,14 @@ from nino_assets.shared.partitions import quarter_range_label, quarterly_partiti
 from nino_assets.shared.nino_home import NinoHome
 from nino_assets.shared.quarters import Quarter
 from nino_assets.shared.tables import RAW, Column, Table
-from nino_assets.shared.warehouse import Warehouse, count_rows, replace_partitions, stage
+from nino_assets.shared.warehouse import (
+    LAYER_DELIVERIES,
+    Warehouse,
+    count_rows,
+    ensure_table,
+    replace_partitions,
+    stage,
+)
 
 OWNERS = ["team:nino-production"]
 GROUP = "ingest"
@@ -93,6 +100,33 @@ class CheckedScan:
         return self.first_data_line + self.record_count - 1
 
 
+def declared_sha256(manifest: Path) -> str:
+    """The SHA-256 a checksum manifest declares for its scan ("" for an empty manifest)."""
+    return manifest.read_text(encoding="ascii").split()[0].lower() if manifest.stat().st_size else ""
+
+
+def refuse_resent_files(connection, scans_dir: Path, quarters: list[Quarter]) -> None:
+    """A scan whose bytes are another quarter's delivery already loaded is that file resent: refused before any
+    other check, naming the quarter whose delivery it is."""
+    declared = {}
+    for quarter in quarters:
+        path = scans_dir / scan_format.file_name(quarter.label)
+        manifest = path.with_name(path.name + scan_format.CHECKSUM_SUFFIX)
+        if manifest.is_file():
+            declared[declared_sha256(manifest)] = (quarter, path)
+    ensure_table(connection, LAYER_DELIVERIES)
+    loaded = connection.execute(
+        f"SELECT delivery_sha256, quarter FROM {LAYER_DELIVERIES.qualified_name} WHERE layer = $layer "
+        "AND delivery_sha256 IN (SELECT unnest($digests)) ORDER BY quarter",
+        {"layer": RAW_SCAN.name, "digests": list(declared)}).fetchall()
+    for digest, loaded_quarter in loaded:
+        quarter, path = declared[digest]
+        if loaded_quarter != quarter.label:
+            raise ScanStructureError(path, f"its SHA-256 ({digest[:SHOWN_DIGITS]}…) is that of the {loaded_quarter} "
+                                           f"delivery already loaded: {loaded_quarter}'s file resent as "
+                                           f"{quarter.label}'s")
+
+
 def check_scan_file(path: Path, quarter: Quarter) -> CheckedScan:
     """Verify a scan file's checksum, header, column names and trailer count; raise ScanStructureError if any fails."""
     if path.is_symlink():
@@ -104,7 +138,7 @@ def check_scan_file(path: Path, quarter: Quarter) -> CheckedScan:
     if not manifest.exists():
         raise ScanStructureError(path, f"the checksum manifest {manifest.name} is missing")
     content = path.read_bytes()
-    expected_sha256 = manifest.read_text(encoding="ascii").split()[0].lower() if manifest.stat().st_size else ""
+    expected_sha256 = declared_sha256(manifest)
     actual_sha256 = hashlib.sha256(content).hexdigest()
     if actual_sha256 != expected_sha256:
         raise ScanStructureError(path, f"SHA-256 {actual_sha256} does not match {manifest.name} ({expected_sha256})")
@@ -249,6 +283,9 @@ def load_scans(connection, scans: list[CheckedScan]) -> dict[str, object]:
 )
 def raw_scan(context: dg.AssetExecutionContext, warehouse: Warehouse, nino_home: NinoHome) -> dg.MaterializeResult:
     quarters = quarters_of(context)
+    if Path(warehouse.database).exists():  # a new warehouse has loaded no delivery that could be resent
+        with warehouse.transaction() as connection:  # closed at once when it refuses, unlike get_connection
+            refuse_resent_files(connection, nino_home.scans, quarters)
     scans = check_scan_files(nino_home.scans, quarters)
     with warehouse.transaction() as connection:
         counts = load_scans(connection, scans)

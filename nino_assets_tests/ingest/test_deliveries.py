@@ -152,3 +152,25 @@ def test_a_scan_that_grows_while_it_is_loaded_is_refused_and_nothing_of_it_is_ta
     assert "mws_2002-Q1.txt: changed while it was being loaded (still being written?); nothing of this file was " \
            "loaded" in failure.step_failure_data.error.cause.message
     assert_nothing_loaded(nino_home)
+
+
+def test_a_file_with_the_bytes_of_another_quarters_delivery_is_refused_naming_it(nino_home):
+    """The previous quarter's file, bytes and manifest unchanged, delivered under this quarter's name."""
+    q2 = Quarter(2002, 2)
+    write_world(nino_home, {Q1: [Record(record_id=str(n), nino=f"AB{n:06d}C") for n in range(5)]})
+    assert materialize_quarters([*reference_assets, raw_scan], nino_home, [Q1]).success
+    first = nino_home.scans / "mws_2002-Q1.txt"
+    resent = nino_home.scans / "mws_2002-Q2.txt"
+    resent.write_bytes(first.read_bytes())
+    resent.with_name(resent.name + CHECKSUM_SUFFIX).write_bytes(
+        first.with_name(first.name + CHECKSUM_SUFFIX).read_bytes())
+    digest = hashlib.sha256(first.read_bytes()).hexdigest()
+
+    result = materialize_quarters([*reference_assets, raw_scan], nino_home, [q2])
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert (f"mws_2002-Q2.txt: its SHA-256 ({digest[:12]}…) is that of the 2002-Q1 delivery already loaded: "
+            "2002-Q1's file resent as 2002-Q2's") in message
+    assert query(nino_home, "SELECT scan_quarter, count(*) FROM raw.raw_scan GROUP BY 1") == [("2002-Q1", 5)]
+    assert resent.read_bytes() == first.read_bytes()
