@@ -13,7 +13,7 @@ import fcntl
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -28,16 +28,33 @@ def run_tags() -> dict[str, str]:
 
 
 @contextmanager
-def _exclusive(lock_file: Path, waiting_for: str) -> Iterator[None]:
-    """Hold the kernel's lock (flock) on `lock_file` while the block runs, so that a killed holder frees it at once.
-    A second process waits for the first, saying so: `waiting_for` with the holder's process id as {holder}."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file.open("a+", encoding="utf-8") as lock:
+def _setup_lock(dagster_home: Path) -> Iterator[None]:
+    """One process at a time creates or migrates the instance's storage; a second waits for the first."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    with (dagster_home / ".setup.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def one_run_at_a_time(dagster_home: Path) -> Iterator[None]:
+    """Hold the data folder's run lock while the block runs; a second `nino` run on the folder waits for the first.
+
+    The warehouse pool serialises steps, not runs: two runs of a quarter side by side would each rewrite layers the
+    other has checked, and the publication gate would rightly refuse both. The lock is the kernel's (flock), so a
+    killed holder frees it at once."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    with (dagster_home / ".run.lock").open("a+", encoding="utf-8") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
-            print(waiting_for.format(holder=lock.read().strip() or "another process"), flush=True)
+            holder = lock.read().strip() or "another process"
+            print(f"Waiting for the nino run of process {holder} on this data folder to end (one run at a time "
+                  "writes the warehouse) ...", flush=True)
             fcntl.flock(lock, fcntl.LOCK_EX)
         lock.truncate(0)
         lock.write(str(os.getpid()))
@@ -47,21 +64,6 @@ def _exclusive(lock_file: Path, waiting_for: str) -> Iterator[None]:
         finally:
             lock.truncate(0)
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _setup_lock(dagster_home: Path) -> AbstractContextManager[None]:
-    """One process at a time creates or migrates the instance's storage; a second waits for the first."""
-    return _exclusive(dagster_home / ".setup.lock",
-                      "Waiting for process {holder} to finish setting up this data folder's Dagster instance ...")
-
-
-def one_run_at_a_time(dagster_home: Path) -> AbstractContextManager[None]:
-    """Hold the data folder's run lock while the block runs; a second `nino` run on the folder waits for the first.
-
-    The warehouse pool serialises steps, not runs: two runs of a quarter side by side would each rewrite layers the
-    other has checked, and the publication gate would rightly refuse both."""
-    return _exclusive(dagster_home / ".run.lock", "Waiting for the nino run of process {holder} on this data folder "
-                                                  "to end (one run at a time writes the warehouse) ...")
 
 
 def process_is_running(pid: int, since: float | None = None) -> bool:
