@@ -18,6 +18,8 @@ De-duplication against earlier scans reads the registrations of earlier quarters
 quarters are loaded in order: a single-run backfill does so at once.
 """
 
+from collections import Counter
+
 import dagster as dg
 
 from nino_assets.cell_key.record_keys import HASH_DOMAIN, RECORD_KEY_RANGE
@@ -30,7 +32,14 @@ from nino_assets.reference.age_bands import ADULT_AGE, OLDEST_AGE
 from nino_assets.reference.assets import AGE_BANDS, NATIONALITIES
 from nino_assets.shared.quarters import SERIES_START
 from nino_assets.shared.tables import STATISTICS, Column, Table
-from nino_assets.shared.warehouse import Warehouse, count_rows, ensure_table, replace_partitions, stage
+from nino_assets.shared.warehouse import (
+    Warehouse,
+    count_rows,
+    ensure_table,
+    quarter_batches,
+    replace_partitions,
+    stage,
+)
 
 OWNERS = ["team:nino-production"]
 GROUP = "clean"
@@ -92,11 +101,9 @@ REGISTRATION_EXCLUSIONS = Table(
 )
 
 
-def classify_scans(connection, quarters) -> dict[str, object]:
-    """Write the registrations and exclusions of these scan quarters, in the caller's transaction; return counts."""
-    key = PseudonymKey.from_environment()
-    for table in (REGISTRATIONS, REGISTRATION_EXCLUSIONS):
-        ensure_table(connection, table)  # the de-duplication reads earlier quarters' registrations
+def classify_batch(connection, quarters, key: PseudonymKey) -> tuple[int, Counter]:
+    """Write the registrations and exclusions of these consecutive scan quarters, the earlier ones being written;
+    the records classified, and the late registrations by the quarter of their date."""
     staged = stage(
         connection,
         REGISTRATIONS.name,
@@ -126,6 +133,27 @@ def classify_scans(connection, quarters) -> dict[str, object]:
         "WHERE exclusion_reason IS NOT NULL GROUP BY ALL",
     )
     records_in = connection.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
+    late = Counter(dict(
+        connection.execute(
+            f"SELECT format('{{}}-Q{{}}', year(registration_date), quarter(registration_date)), count(*) FROM {staged} "
+            "WHERE exclusion_reason IS NULL AND is_late_registration GROUP BY ALL"
+        ).fetchall()
+    ))
+    connection.execute(f"DROP TABLE {staged}")
+    return records_in, late
+
+
+def classify_scans(connection, quarters) -> dict[str, object]:
+    """Write the registrations and exclusions of these scan quarters, in the caller's transaction; return counts."""
+    key = PseudonymKey.from_environment()
+    for table in (REGISTRATIONS, REGISTRATION_EXCLUSIONS):
+        ensure_table(connection, table)  # the de-duplication reads earlier quarters' registrations
+    records_in, late = 0, Counter()
+    # in order, a batch of quarters at a time: each batch's people are looked up among the quarters before it
+    for batch in quarter_batches(connection, RAW_SCAN, quarters):
+        classified, late_in_batch = classify_batch(connection, batch, key)
+        records_in += classified
+        late += late_in_batch
     exclusions = dict(
         connection.execute(
             f"SELECT reason, sum(records) FROM {REGISTRATION_EXCLUSIONS.qualified_name} "
@@ -133,18 +161,11 @@ def classify_scans(connection, quarters) -> dict[str, object]:
             {"labels": [quarter.label for quarter in quarters]},
         ).fetchall()
     )
-    late = dict(
-        connection.execute(
-            f"SELECT format('{{}}-Q{{}}', year(registration_date), quarter(registration_date)), count(*) FROM {staged} "
-            "WHERE exclusion_reason IS NULL AND is_late_registration GROUP BY ALL ORDER BY 1"
-        ).fetchall()
-    )
-    connection.execute(f"DROP TABLE {staged}")
     return {
         "records_in": records_in,
         "records_out": count_rows(connection, REGISTRATIONS, quarters),
         "exclusions_by_reason": {reason: int(count) for reason, count in exclusions.items()},
-        "late_registrations_by_quarter": late,
+        "late_registrations_by_quarter": dict(sorted(late.items())),
         "uses_development_key": key.is_development_key,
     }
 

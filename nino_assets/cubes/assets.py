@@ -59,7 +59,7 @@ FINEST_CELLS = Table(
         Column("geography_member", "INTEGER", _MEMBER + " A local authority, Overseas or Unknown.",
                ((_GEO, "lad_code"),), nullable=False),
         Column("registrations", "INTEGER", "Number of registrations in the cell (unperturbed).",
-               ((_GEO, "pseudonym"),), nullable=False),
+               ((_GEO, "line_number"),), nullable=False),
         Column("cell_key", "INTEGER", f"Sum of the cell's record keys modulo {RECORD_KEY_RANGE}.",
                ((_GEO, "record_key"),), nullable=False),
     ),

@@ -5,6 +5,8 @@ are "Overseas registration" and those with no usable postcode "Unknown": both st
 shown as their own rows. Outcomes are counted per scan quarter in `stat.geocoding_outcomes`.
 """
 
+from collections import Counter
+
 import dagster as dg
 
 from nino_assets.clean.assets import REGISTRATIONS
@@ -14,7 +16,7 @@ from nino_assets.shared.partitions import quarter_range_label, quarterly_partiti
 from nino_assets.geography.postcodes import OVERSEAS_CODE, UK_POSTCODE_REGEX, UNKNOWN_CODE
 from nino_assets.reference.assets import POSTCODE_LOOKUP
 from nino_assets.shared.tables import STATISTICS, Column, Table
-from nino_assets.shared.warehouse import Warehouse, count_rows, replace_partitions, stage
+from nino_assets.shared.warehouse import Warehouse, count_rows, quarter_batches, replace_partitions, stage
 
 OWNERS = ["team:nino-production"]
 GROUP = "geography"
@@ -22,15 +24,22 @@ GROUP = "geography"
 _LOOKUP = POSTCODE_LOOKUP.name
 _POSTCODE = (RAW_SCAN.name, "postcode")
 
+CARRIED_ON = ("scan_quarter", "line_number", "registration_quarter", "registration_date", "nationality", "subgroup",
+              "world_area", "age_band", "sex", "record_key")
+"""What the journey from here tabulates a registration by, with its link back to the raw layer: the pseudonym,
+dates and codes not tabulated stay in stat.registrations."""
+
 GEOCODED_REGISTRATIONS = Table(
     schema=STATISTICS,
     name="geocoded_registrations",
-    description="Registrations with their output area, local authority, region and country; no postcode.",
+    description="Registrations with what the tables classify them by and their output area, local authority, "
+                "region and country; no pseudonym and no postcode.",
     columns=(
         *(
             Column(column.name, column.sql_type, column.description, ((REGISTRATIONS.name, column.name),),
                    column.nullable)
             for column in REGISTRATIONS.columns
+            if column.name in CARRIED_ON
         ),
         Column("geocoding_outcome", "VARCHAR", "geocoded, overseas address, postcode missing, postcode malformed "
                "or postcode not in lookup.", (_POSTCODE, (_LOOKUP, "postcode_key")), nullable=False),
@@ -71,42 +80,19 @@ GEOCODING_OUTCOMES = Table(
     description=(
         "Registrations placed in output area, local authority, region and country by the postcode at "
         "registration; overseas addresses and unmatched postcodes in their own areas, counted by outcome in "
-        "stat.geocoding_outcomes. The postcode is not carried on."
+        "stat.geocoding_outcomes. Carries on only what the tables classify by: not the postcode, nor the pseudonym."
     ),
     metadata={**GEOCODED_REGISTRATIONS.definition_metadata(), "outcomes_table": GEOCODING_OUTCOMES.qualified_name},
 )
 def geocoded_registrations(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     quarters = quarters_of(context)
+    outcomes: Counter = Counter()
     with warehouse.transaction() as connection:
-        staged = stage(
-            connection,
-            GEOCODED_REGISTRATIONS.name,
-            {
-                "quarters": [quarter.label for quarter in quarters],
-                "uk_postcode_regex": UK_POSTCODE_REGEX,
-                "overseas_code": OVERSEAS_CODE,
-                "unknown_code": UNKNOWN_CODE,
-            },
-        )
-        replace_partitions(
-            connection,
-            GEOCODED_REGISTRATIONS,
-            quarters,
-            f"SELECT {', '.join(GEOCODED_REGISTRATIONS.column_names)} FROM {staged}",
-        )
-        replace_partitions(
-            connection,
-            GEOCODING_OUTCOMES,
-            quarters,
-            f"SELECT scan_quarter, geocoding_outcome, count(*) AS records FROM {staged} GROUP BY ALL",
-        )
-        outcomes = dict(
-            connection.execute(f"SELECT geocoding_outcome, count(*) FROM {staged} GROUP BY ALL ORDER BY 1").fetchall()
-        )
+        for batch in quarter_batches(connection, REGISTRATIONS, quarters):
+            outcomes += geocode_batch(connection, batch)
         records_in = count_rows(connection, REGISTRATIONS, quarters)
         deliveries = carry_delivery(connection, GEOCODED_REGISTRATIONS.name, REGISTRATIONS.name, quarters)
         records_out = count_rows(connection, GEOCODED_REGISTRATIONS, quarters)
-        connection.execute(f"DROP TABLE {staged}")
     return dg.MaterializeResult(
         metadata={
             "quarters": quarter_range_label(quarters),
@@ -114,13 +100,43 @@ def geocoded_registrations(context: dg.AssetExecutionContext, warehouse: Warehou
             "records_in": records_in,
             "records_out": records_out,
             "deliveries": dg.MetadataValue.json(deliveries),
-            "outcomes": dg.MetadataValue.json(outcomes),
+            "outcomes": dg.MetadataValue.json(dict(sorted(outcomes.items()))),
             "geocoded_rate": outcomes.get("geocoded", 0) / max(records_out, 1),
             "overseas_registrations": outcomes.get("overseas address", 0),
             "unknown_area": records_out - outcomes.get("geocoded", 0) - outcomes.get("overseas address", 0),
             **GEOCODED_REGISTRATIONS.definition_metadata(),
         }
     )
+
+
+def geocode_batch(connection, quarters) -> Counter:
+    """Write the geocoded registrations and outcomes of these scan quarters; the registrations by outcome."""
+    staged = stage(
+        connection,
+        GEOCODED_REGISTRATIONS.name,
+        {
+            "quarters": [quarter.label for quarter in quarters],
+            "uk_postcode_regex": UK_POSTCODE_REGEX,
+            "overseas_code": OVERSEAS_CODE,
+            "unknown_code": UNKNOWN_CODE,
+        },
+    )
+    replace_partitions(
+        connection,
+        GEOCODED_REGISTRATIONS,
+        quarters,
+        f"SELECT {', '.join(GEOCODED_REGISTRATIONS.column_names)} FROM {staged}",
+    )
+    replace_partitions(
+        connection,
+        GEOCODING_OUTCOMES,
+        quarters,
+        f"SELECT scan_quarter, geocoding_outcome, count(*) AS records FROM {staged} GROUP BY ALL",
+    )
+    outcomes = Counter(dict(
+        connection.execute(f"SELECT geocoding_outcome, count(*) FROM {staged} GROUP BY ALL").fetchall()))
+    connection.execute(f"DROP TABLE {staged}")
+    return outcomes
 
 
 geography_assets = [geocoded_registrations]

@@ -11,6 +11,7 @@ message, log line or metadata entry here carries a field of a record.
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,7 @@ from nino_assets.shared.warehouse import (
     Warehouse,
     count_rows,
     ensure_table,
+    in_batches,
     replace_partitions,
     stage,
 )
@@ -204,8 +206,9 @@ def check_scan_files(scans_dir: Path, quarters: list[Quarter]) -> list[CheckedSc
     return checked
 
 
-def load_scans(connection, scans: list[CheckedScan]) -> dict[str, object]:
-    """Replace the raw rows of these scans' quarters with the files' records, in the caller's transaction."""
+def load_batch(connection, scans: list[CheckedScan]) -> tuple[int, Counter]:
+    """Replace the raw rows of these scans' quarters with the files' records; the lines parsed, and the rejects by
+    reason."""
     quarters = [scan.quarter for scan in scans]
     staged = stage(
         connection,
@@ -237,19 +240,31 @@ def load_scans(connection, scans: list[CheckedScan]) -> dict[str, object]:
         f"SELECT scan_quarter, source_file, line_number, reject_reason AS reason, line FROM {staged} "
         "WHERE reject_reason IS NOT NULL",
     )
-    rejects_by_reason = dict(
+    rejects_by_reason = Counter(dict(
         connection.execute(
-            f"SELECT reject_reason, count(*) FROM {staged} WHERE reject_reason IS NOT NULL GROUP BY ALL ORDER BY 1"
+            f"SELECT reject_reason, count(*) FROM {staged} WHERE reject_reason IS NOT NULL GROUP BY ALL"
         ).fetchall()
-    )
+    ))
+    parsed_lines = connection.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
+    connection.execute(f"DROP TABLE {staged}")
+    return parsed_lines, rejects_by_reason
+
+
+def load_scans(connection, scans: list[CheckedScan]) -> dict[str, object]:
+    """Replace the raw rows of these scans' quarters with the files' records, in the caller's transaction."""
+    quarters = [scan.quarter for scan in scans]
+    parsed_lines, rejects_by_reason = 0, Counter()
+    # a batch of files at a time, by their declared records (`warehouse.in_batches`)
+    for batch in in_batches([(scan, scan.record_count) for scan in scans]):
+        parsed, rejects = load_batch(connection, batch)
+        parsed_lines += parsed
+        rejects_by_reason += rejects
     for scan in scans:
         # the bytes loaded must be the bytes checked: a file still being written, or replaced under the load, is
         # refused and the transaction rolled back
         current = scan.path.read_bytes()
         if len(current) != scan.size_bytes or hashlib.sha256(current).hexdigest() != scan.sha256:
             raise ScanStructureError(scan.path, "changed while it was being loaded (still being written?)")
-    parsed_lines = connection.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
-    connection.execute(f"DROP TABLE {staged}")
     declared = sum(scan.record_count for scan in scans)
     if parsed_lines != declared:
         # The line split in SQL must agree with the structural check; anything else is a bug, not bad data.
@@ -258,7 +273,7 @@ def load_scans(connection, scans: list[CheckedScan]) -> dict[str, object]:
         "records_declared": declared,
         "records_loaded": count_rows(connection, RAW_SCAN, quarters),
         "records_rejected": count_rows(connection, RAW_SCAN_REJECTS, quarters),
-        "rejects_by_reason": rejects_by_reason,
+        "rejects_by_reason": dict(sorted(rejects_by_reason.items())),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TypeVar
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -165,6 +166,41 @@ def stage(connection: duckdb.DuckDBPyConnection, asset_name: str, parameters: di
     staged = f"staged_{asset_name}"
     connection.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {sql_text(asset_name)}", parameters)
     return staged
+
+
+BATCH_ROWS = 2_000_000
+"""A range of quarters is transformed a batch of consecutive quarters at a time, each of at most this many input rows
+(or one quarter), so that a backfill's record-level transforms work in memory instead of spilling to disk. Every rule
+looks within a quarter or at the quarters before it, which earlier batches have written, so a batch gives the rows
+the whole range would."""
+
+Item = TypeVar("Item")
+
+
+def in_batches(sizes: Sequence[tuple[Item, int]], limit: int | None = None) -> list[list[Item]]:
+    """The items in order, in consecutive batches whose sizes add up to at most `limit` (BATCH_ROWS unless given), or
+    of one item."""
+    limit = BATCH_ROWS if limit is None else limit
+    batches: list[list[Item]] = []
+    filled = 0
+    for item, size in sizes:
+        if not batches or filled + size > limit:
+            batches.append([])
+            filled = 0
+        batches[-1].append(item)
+        filled += size
+    return batches
+
+
+def quarter_batches(connection: duckdb.DuckDBPyConnection, source: Table,
+                    quarters: Sequence[Quarter]) -> list[list[Quarter]]:
+    """These quarters in batches (`in_batches`) by the rows each holds in the table a transform reads."""
+    rows = dict(connection.execute(
+        f"SELECT {source.partition_column}, count(*) FROM {source.qualified_name} "
+        f"WHERE {source.partition_column} IN (SELECT unnest($labels)) GROUP BY ALL",
+        {"labels": [quarter.label for quarter in quarters]},
+    ).fetchall())
+    return in_batches([(quarter, rows.get(quarter.label, 0)) for quarter in sorted(quarters)])
 
 
 def replace_partitions(

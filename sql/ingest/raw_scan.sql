@@ -51,14 +51,32 @@ typed_dates AS (
              THEN TRY_CAST(arrival_date_text AS DATE) END AS arrival_date
     FROM typed_fields
 ),
-lines_by_record_id AS (
+repeated_record_ids AS (
     -- the format makes a record id unique within its file: lines that share one are all rejected, each naming the
-    -- others, since which of them is the record cannot be told
+    -- others, since which of them is the record cannot be told (grouped, not windowed: repeats are rare)
+    SELECT source_file, record_id, list(line_number ORDER BY line_number) AS lines_with_this_record_id
+    FROM typed_fields
+    WHERE record_id IS NOT NULL
+    GROUP BY ALL
+    HAVING count(*) > 1
+),
+judged_lines AS (
     SELECT
-        *,
-        CASE WHEN record_id IS NOT NULL
-             THEN list(line_number) OVER (PARTITION BY source_file, record_id) END AS lines_with_this_record_id
+        typed_dates.*,
+        CASE
+            WHEN field_count <> 8 THEN format('expected 8 fields, found {}', field_count)
+            WHEN record_id IS NULL OR record_id <= 0 THEN 'record_id is not a positive whole number'
+            WHEN repeated.lines_with_this_record_id IS NOT NULL THEN format(
+                'record_id is not unique in the file: {} is also on line(s) {}', record_id,
+                array_to_string(list_filter(repeated.lines_with_this_record_id, lambda other: other <> line_number),
+                                ', '))
+            WHEN date_of_birth_text <> '' AND date_of_birth IS NULL
+                THEN 'date_of_birth is not a real date in YYYY-MM-DD form'
+            WHEN registration_date IS NULL THEN 'registration_date is missing or not a real date in YYYY-MM-DD form'
+            WHEN arrival_date_text <> '' AND arrival_date IS NULL THEN 'arrival_date is not a real date in YYYY-MM-DD form'
+        END AS reject_reason
     FROM typed_dates
+    LEFT JOIN repeated_record_ids AS repeated USING (source_file, record_id)
 )
 SELECT
     scan_quarter,
@@ -73,15 +91,7 @@ SELECT
     registration_date,
     arrival_date,
     postcode,
-    line,
-    CASE
-        WHEN field_count <> 8 THEN format('expected 8 fields, found {}', field_count)
-        WHEN record_id IS NULL OR record_id <= 0 THEN 'record_id is not a positive whole number'
-        WHEN len(lines_with_this_record_id) > 1 THEN format(
-            'record_id is not unique in the file: {} is also on line(s) {}', record_id,
-            array_to_string(list_filter(list_sort(lines_with_this_record_id), lambda other: other <> line_number), ', '))
-        WHEN date_of_birth_text <> '' AND date_of_birth IS NULL THEN 'date_of_birth is not a real date in YYYY-MM-DD form'
-        WHEN registration_date IS NULL THEN 'registration_date is missing or not a real date in YYYY-MM-DD form'
-        WHEN arrival_date_text <> '' AND arrival_date IS NULL THEN 'arrival_date is not a real date in YYYY-MM-DD form'
-    END AS reject_reason
-FROM lines_by_record_id
+    -- the line as delivered is kept for a rejected line only: a parsed record is its fields
+    CASE WHEN reject_reason IS NOT NULL THEN line END AS line,
+    reject_reason
+FROM judged_lines
