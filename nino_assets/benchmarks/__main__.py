@@ -56,6 +56,21 @@ def _floor_seconds(home: NinoHome) -> float:
     return time.perf_counter() - started
 
 
+MARKER = ".nino-benchmark"
+"""Marks a folder the benchmark built, which a later benchmark may empty and build again."""
+
+
+def fresh_folder(folder: Path) -> None:
+    """An empty folder to build in: one the benchmark built before is emptied; any other folder with files in it is
+    refused, so that a data folder given by mistake is never deleted."""
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).exists():
+            raise SystemExit(f"{folder} holds files the benchmark did not make: give an empty or new folder")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).touch()
+
+
 def run(folder: Path) -> list[tuple[str, float, int | None]]:
     from nino_assets.definitions import ALL_ASSETS, ALL_CHECKS, WAREHOUSE_ASSETS
     from nino_assets.publication.assets import publication_assets
@@ -184,7 +199,8 @@ def essential_work_seconds(folder: Path, script: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--keep", type=Path, help="build in this folder and keep it (default: a temporary folder)")
+    parser.add_argument("--keep", type=Path, help="build in this folder and keep it (default: a temporary folder); "
+                        "a folder an earlier benchmark built is emptied first")
     parser.add_argument("--per-partition", action="store_true",
                         help="also run the same backfill as one run per quarter (about half an hour more)")
     parser.add_argument("--floor-script", type=Path,
@@ -193,6 +209,7 @@ def main() -> None:
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nino-benchmark-") as temporary:
         folder = arguments.keep or Path(temporary)
+        fresh_folder(folder)
         rows = run(folder)
         new_data, new_outputs = new_quarter_seconds(folder)
         per_partition = per_partition_seconds(folder) if arguments.per_partition else None
