@@ -71,7 +71,7 @@ def test_every_cross_classification_is_derived_with_its_records_count_and_key(wo
     assert cells[("2002-Q1", "quarter", "Total", "Total", "Total", "Total")] == (12, cell_key(q1_keys))
     # the year to 2002-Q2 is counted from its own records (both quarters), not from quarter cells
     assert cells[("2002-Q2", "year_ending", "Total", "Total", "Total", "Total")] == (30, cell_key(all_keys))
-    polish_men = record_keys(world, "nationality_code = 'POL' AND sex = 'M' AND registration_quarter = '2002-Q2'")
+    polish_men = record_keys(world, "nationality = 'Poland' AND sex = 'M' AND registration_quarter = '2002-Q2'")
     assert cells[("2002-Q2", "quarter", "Poland", "Total", "M", "E09000033")] == (3, cell_key(polish_men))
     assert cells[("2002-Q2", "quarter", "European Union", "Total", "Total", "E12000007")][0] == 6
     assert cells[("2002-Q2", "quarter", "EU14", "Total", "Total", "OVERSEAS")][0] == 3  # French, address abroad
