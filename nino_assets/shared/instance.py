@@ -12,7 +12,8 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,34 +28,32 @@ def run_tags() -> dict[str, str]:
     return {PROCESS_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-@contextmanager
-def _setup_lock(dagster_home: Path) -> Iterator[None]:
-    """One process at a time creates or migrates the instance's storage; a second waits for the first."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    with (dagster_home / ".setup.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+HOLDER_WAIT_SECONDS = 2.0
+"""How long a waiting process reads a lock file again for the pid its holder writes just after taking the lock."""
+
+
+def _holder(lock) -> str:
+    """The pid of the process holding a lock, as it wrote it; a holder that has only just taken the lock may not have
+    written it yet, so an empty file is read again for a moment."""
+    deadline = time.monotonic() + HOLDER_WAIT_SECONDS
+    while True:
+        lock.seek(0)
+        holder = lock.read().strip()
+        if holder or time.monotonic() > deadline:
+            return holder or "another process"
+        time.sleep(0.01)
 
 
 @contextmanager
-def one_run_at_a_time(dagster_home: Path) -> Iterator[None]:
-    """Hold the data folder's run lock while the block runs; a second `nino` run on the folder waits for the first.
-
-    The warehouse pool serialises steps, not runs: two runs of a quarter side by side would each rewrite layers the
-    other has checked, and the publication gate would rightly refuse both. The lock is the kernel's (flock), so a
-    killed holder frees it at once."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    with (dagster_home / ".run.lock").open("a+", encoding="utf-8") as lock:
+def _exclusive(lock_path: Path, waiting_for: Callable[[str], None] = lambda holder: None) -> Iterator[None]:
+    """Hold the kernel's lock (flock) on a file while the block runs, with this process's pid written in it; a
+    process that finds it taken tells `waiting_for` the holder's pid, then waits. A killed holder frees it at once."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+", encoding="utf-8") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            print(f"Waiting for the nino run of process {holder} on this data folder to end (one run at a time "
-                  "writes the warehouse) ...", flush=True)
+            waiting_for(_holder(lock))
             fcntl.flock(lock, fcntl.LOCK_EX)
         lock.truncate(0)
         lock.write(str(os.getpid()))
@@ -64,6 +63,22 @@ def one_run_at_a_time(dagster_home: Path) -> Iterator[None]:
         finally:
             lock.truncate(0)
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _setup_lock(dagster_home: Path):
+    """One process at a time creates or migrates the instance's storage; a second waits for the first."""
+    return _exclusive(dagster_home / ".setup.lock")
+
+
+def one_run_at_a_time(dagster_home: Path):
+    """Hold the data folder's run lock while the block runs; a second `nino` run on the folder waits for the first,
+    naming it.
+
+    The warehouse pool serialises steps, not runs: two runs of a quarter side by side would each rewrite layers the
+    other has checked, and the publication gate would rightly refuse both."""
+    return _exclusive(dagster_home / ".run.lock", lambda holder: print(
+        f"Waiting for the nino run of process {holder} on this data folder to end (one run at a time writes the "
+        "warehouse) ...", flush=True))
 
 
 def process_is_running(pid: int, since: float | None = None) -> bool:
