@@ -19,6 +19,15 @@ from nino_assets.shared.quarters import Quarter, series_quarters
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 
 
+def pytest_collection_modifyitems(items):
+    """The suite runs on two workers (pytest-xdist, `--dist loadgroup`): every test of the full series on one, so
+    that the series is built once; any other test with the rest of its file, so that a module's fixtures are built
+    once."""
+    for item in items:
+        group = "full_series" if "full_series" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def nino_home(tmp_path: Path) -> NinoHome:
     home = NinoHome(root=str(tmp_path / "data"))
