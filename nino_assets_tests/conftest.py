@@ -19,6 +19,7 @@ from nino_assets.shared.quarters import Quarter, series_quarters
 from nino_assets.synthetic import generate_series, write_postcode_lookup
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which writes each group into its test's id
 def pytest_collection_modifyitems(items):
     """The suite runs on two workers (pytest-xdist, `--dist loadgroup`): every test of the full series on one, so
     that the series is built once; any other test with the rest of its file, so that a module's fixtures are built
@@ -26,6 +27,14 @@ def pytest_collection_modifyitems(items):
     for item in items:
         group = "full_series" if "full_series" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    if node.config.getoption("dist") == "loadgroup" and ids and not any("@" in test_id for test_id in ids):
+        # pytest 9.2's structured test ids ignore xdist 3.8's groups (pytest-xdist issue 1386): the series would be
+        # built on both workers, each at half speed
+        pytest.exit("pytest-xdist did not group the tests: see the pytest pin in pyproject.toml", returncode=4)
 
 
 @pytest.fixture
