@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import stat
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from statxplore.objects import Schema, Table
 from nino_assets import cli
 from nino_assets.shared.quarters import Quarter
 from nino_assets.publication.supplementary_tables import notes
+from nino_assets_tests.support.network import free_port
 from nino_assets_tests.support.service_client import (
     DATABASE,
     MEASURE,
@@ -50,12 +50,6 @@ def nino(folder: Path, *arguments: str, timeout: float = 300) -> subprocess.Comp
     environment["NINO_HOME"] = str(folder / "data")
     return subprocess.run([NINO, *arguments], cwd=folder, env=environment, capture_output=True, text=True,
                           timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def public_files(data: Path) -> list[Path]:
