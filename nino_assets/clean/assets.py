@@ -22,12 +22,12 @@ from collections import Counter
 
 import dagster as dg
 
-from nino_assets.cell_key.record_keys import HASH_DOMAIN, RECORD_KEY_RANGE
+from nino_assets.cell_key.record_keys import HASH_DOMAIN, HEX_DIGITS_USED, RECORD_KEY_RANGE
 from nino_assets.ingest.assets import RAW_SCAN
 from nino_assets.clean.nino_format import NINO_REGEX
 from nino_assets.shared.deliveries import carry_delivery
 from nino_assets.shared.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
-from nino_assets.clean.pseudonyms import KEY_VARIABLE, PseudonymKey
+from nino_assets.clean.pseudonyms import KEY_VARIABLE, PSEUDONYM_HEX_DIGITS, PseudonymKey
 from nino_assets.reference.age_bands import ADULT_AGE, OLDEST_AGE
 from nino_assets.reference.assets import AGE_BANDS, NATIONALITIES
 from nino_assets.shared.quarters import SERIES_START
@@ -56,7 +56,8 @@ REGISTRATIONS = Table(
                nullable=False),
         Column("line_number", "BIGINT", "Line of the record in its scan file: the link back to the raw layer.",
                ((_RAW, "line_number"),), nullable=False),
-        Column("pseudonym", "VARCHAR", "HMAC-SHA256 pseudonym of the NINo (keyed; not reversible without the key).",
+        Column("pseudonym", "UHUGEINT", "Pseudonym of the NINo: the first 128 bits of its HMAC-SHA256 (keyed; not "
+               "reversible without the key).",
                ((_RAW, "nino"),), nullable=False),
         Column("record_key", "INTEGER", f"Record key for the cell key method, uniform in [0, {RECORD_KEY_RANGE}).",
                ((_RAW, "nino"),), nullable=False),
@@ -116,6 +117,8 @@ def classify_batch(connection, quarters, key: PseudonymKey) -> tuple[int, Counte
             "series_start": SERIES_START,
             "record_key_domain": HASH_DOMAIN,
             "record_key_range": RECORD_KEY_RANGE,
+            "record_key_hex_digits": HEX_DIGITS_USED,
+            "pseudonym_hex_digits": PSEUDONYM_HEX_DIGITS,
             **key.sql_parameters(),
         },
     )
@@ -157,7 +160,7 @@ def classify_scans(connection, quarters) -> dict[str, object]:
     exclusions = dict(
         connection.execute(
             f"SELECT reason, sum(records) FROM {REGISTRATION_EXCLUSIONS.qualified_name} "
-            "WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL ORDER BY 1",
+            "WHERE scan_quarter = ANY($labels) GROUP BY ALL ORDER BY 1",
             {"labels": [quarter.label for quarter in quarters]},
         ).fetchall()
     )

@@ -27,11 +27,11 @@ def records_reconcile(context: dg.AssetCheckExecutionContext, warehouse: Warehou
         rows = connection.execute(
             f"""
             WITH records_in AS (SELECT scan_quarter, count(*) AS n FROM {RAW_SCAN.qualified_name}
-                                WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL),
+                                WHERE scan_quarter = ANY($labels) GROUP BY ALL),
             counted AS (SELECT scan_quarter, count(*) AS n FROM {REGISTRATIONS.qualified_name}
-                        WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL),
+                        WHERE scan_quarter = ANY($labels) GROUP BY ALL),
             excluded AS (SELECT scan_quarter, sum(records) AS n FROM {REGISTRATION_EXCLUSIONS.qualified_name}
-                         WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL)
+                         WHERE scan_quarter = ANY($labels) GROUP BY ALL)
             SELECT records_in.scan_quarter, records_in.n, coalesce(counted.n, 0), coalesce(excluded.n, 0)
             FROM records_in LEFT JOIN counted USING (scan_quarter) LEFT JOIN excluded USING (scan_quarter)
             """,
@@ -71,7 +71,7 @@ def no_personal_data_check(table: Table) -> dg.AssetChecksDefinition:
                 WITH normalised AS (
                     SELECT scan_quarter, line_number, nino, date_of_birth, postcode,
                            upper(replace(postcode, ' ', '')) AS postcode_key
-                    FROM {RAW_SCAN.qualified_name} WHERE scan_quarter IN (SELECT unnest($labels))
+                    FROM {RAW_SCAN.qualified_name} WHERE scan_quarter = ANY($labels)
                 ),
                 identifying AS (
                     SELECT scan_quarter, line_number, nino, date_of_birth,
@@ -81,7 +81,7 @@ def no_personal_data_check(table: Table) -> dg.AssetChecksDefinition:
                     FROM normalised
                 )
                 SELECT {leaks} FROM {table.qualified_name} AS t JOIN identifying AS r USING (scan_quarter, line_number)
-                WHERE t.scan_quarter IN (SELECT unnest($labels))
+                WHERE t.scan_quarter = ANY($labels)
                 """,
                 {**parameters, "uk_postcode_regex": UK_POSTCODE_REGEX},
             ).fetchall()

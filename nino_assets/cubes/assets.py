@@ -123,7 +123,7 @@ def finest_cells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
         deliveries = carry_delivery(connection, FINEST_CELLS.name, GEOCODED_REGISTRATIONS.name, quarters)
         [(registrations,)] = connection.execute(
             f"SELECT coalesce(sum(registrations), 0) FROM {FINEST_CELLS.qualified_name} "
-            "WHERE quarter IN (SELECT unnest($labels))", {"labels": [quarter.label for quarter in quarters]},
+            "WHERE quarter = ANY($labels)", {"labels": [quarter.label for quarter in quarters]},
         ).fetchall()
     return dg.MaterializeResult(
         metadata={

@@ -56,7 +56,7 @@ def disclosure_rules(
                                        OR abs(published.published_value - published.perturbed_value) > $base // 2)
             FROM derived_cells($labels, $published, $record_key_range) AS derived
             FULL JOIN (SELECT * FROM {PERTURBED_COUNTS.qualified_name}
-                       WHERE quarter IN (SELECT unnest($labels))) AS published USING ({CELL})
+                       WHERE quarter = ANY($labels)) AS published USING ({CELL})
             """,
             {**parameters, "published": [classification.as_struct() for classification in PUBLISHED],
              "record_key_range": RECORD_KEY_RANGE, "blocked_values": disclosure_control.blocked_values(), "largest_noise": largest_noise,
@@ -135,7 +135,7 @@ def _recount_from_records(connection, classification: CrossClassification, perio
             JOIN levels AS sex ON sex.member_id = person_sex.member_id AND sex.level = $sex_level
             JOIN levels AS geography ON geography.member_id = area.member_id AND geography.level = $geography_level
             -- a list of constants, so that the scan reads only these quarters' records
-            WHERE records.registration_quarter IN (SELECT unnest($record_quarters))
+            WHERE records.registration_quarter = ANY($record_quarters)
         ),
         recounted AS (
             SELECT quarter, $period_type AS period_type, nationality_member, age_member, sex_member,

@@ -16,7 +16,8 @@ from nino_assets.shared.partitions import quarter_range_label, quarterly_partiti
 from nino_assets.geography.postcodes import OVERSEAS_CODE, UK_POSTCODE_REGEX, UNKNOWN_CODE
 from nino_assets.reference.assets import POSTCODE_LOOKUP
 from nino_assets.shared.tables import STATISTICS, Column, Table
-from nino_assets.shared.warehouse import Warehouse, count_rows, quarter_batches, replace_partitions, stage
+from nino_assets.shared.package_files import sql_text
+from nino_assets.shared.warehouse import Warehouse, count_rows, quarter_batches, replace_partitions
 
 OWNERS = ["team:nino-production"]
 GROUP = "geography"
@@ -110,33 +111,29 @@ def geocoded_registrations(context: dg.AssetExecutionContext, warehouse: Warehou
 
 
 def geocode_batch(connection, quarters) -> Counter:
-    """Write the geocoded registrations and outcomes of these scan quarters; the registrations by outcome."""
-    staged = stage(
-        connection,
-        GEOCODED_REGISTRATIONS.name,
-        {
-            "quarters": [quarter.label for quarter in quarters],
-            "uk_postcode_regex": UK_POSTCODE_REGEX,
-            "overseas_code": OVERSEAS_CODE,
-            "unknown_code": UNKNOWN_CODE,
-        },
-    )
+    """Write the geocoded registrations and outcomes of these scan quarters; the registrations by outcome.
+
+    Written straight from the transform (every registration comes out once), and counted back from the table."""
+    labels = [quarter.label for quarter in quarters]
     replace_partitions(
         connection,
         GEOCODED_REGISTRATIONS,
         quarters,
-        f"SELECT {', '.join(GEOCODED_REGISTRATIONS.column_names)} FROM {staged}",
+        f"SELECT {', '.join(GEOCODED_REGISTRATIONS.column_names)} FROM ({sql_text(GEOCODED_REGISTRATIONS.name)})",
+        {"quarters": labels, "uk_postcode_regex": UK_POSTCODE_REGEX, "overseas_code": OVERSEAS_CODE,
+         "unknown_code": UNKNOWN_CODE},
     )
     replace_partitions(
         connection,
         GEOCODING_OUTCOMES,
         quarters,
-        f"SELECT scan_quarter, geocoding_outcome, count(*) AS records FROM {staged} GROUP BY ALL",
+        f"SELECT scan_quarter, geocoding_outcome, count(*) AS records FROM {GEOCODED_REGISTRATIONS.qualified_name} "
+        "WHERE scan_quarter = ANY($labels) GROUP BY ALL",
+        {"labels": labels},
     )
-    outcomes = Counter(dict(
-        connection.execute(f"SELECT geocoding_outcome, count(*) FROM {staged} GROUP BY ALL").fetchall()))
-    connection.execute(f"DROP TABLE {staged}")
-    return outcomes
+    return Counter(dict(connection.execute(
+        f"SELECT geocoding_outcome, sum(records) FROM {GEOCODING_OUTCOMES.qualified_name} "
+        "WHERE scan_quarter = ANY($labels) GROUP BY ALL", {"labels": labels}).fetchall()))
 
 
 geography_assets = [geocoded_registrations]

@@ -119,7 +119,7 @@ def refuse_resent_files(connection, scans_dir: Path, quarters: list[Quarter]) ->
     ensure_table(connection, LAYER_DELIVERIES)
     loaded = connection.execute(
         f"SELECT delivery_sha256, quarter FROM {LAYER_DELIVERIES.qualified_name} WHERE layer = $layer "
-        "AND delivery_sha256 IN (SELECT unnest($digests)) ORDER BY quarter",
+        "AND delivery_sha256 = ANY($digests) ORDER BY quarter",
         {"layer": RAW_SCAN.name, "digests": list(declared)}).fetchall()
     for digest, loaded_quarter in loaded:
         quarter, path = declared[digest]

@@ -52,7 +52,7 @@ def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Wa
                 FROM volumes AS now
                 LEFT JOIN volumes AS previous ON previous.n = now.n - 1
                 LEFT JOIN volumes AS year_before ON year_before.n = now.n - 4
-                WHERE now.scan_quarter IN (SELECT unnest($labels))
+                WHERE now.scan_quarter = ANY($labels)
             )
             SELECT changes.scan_quarter, changes.records, changes.against_previous, changes.against_year_before,
                    string_agg(discontinuities.discontinuity_id, ', ') AS explained_by
@@ -100,7 +100,7 @@ def delivery_is_new(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
                 SELECT scan_quarter, nino, registration_date,
                        make_date(CAST(left(scan_quarter, 4) AS INTEGER),
                                  3 * CAST(right(scan_quarter, 1) AS INTEGER) - 2, 1) AS quarter_start
-                FROM {RAW_SCAN.qualified_name} WHERE scan_quarter IN (SELECT unnest($labels))
+                FROM {RAW_SCAN.qualified_name} WHERE scan_quarter = ANY($labels)
             ),
             seen_elsewhere AS (
                 SELECT DISTINCT delivered.scan_quarter, delivered.nino

@@ -158,21 +158,21 @@ def qa_report(warehouse: Warehouse, nino_home: NinoHome, release: Release) -> dg
             f"""
             SELECT asset, check_name, count(*) AS quarters, count(*) FILTER (WHERE passed) AS passed,
                    arg_max(observed, quarter) AS latest_observed
-            FROM {CHECK_OUTCOMES.qualified_name} WHERE quarter IN (SELECT unnest($labels)) OR quarter = '{WHOLE_TABLE}'
+            FROM {CHECK_OUTCOMES.qualified_name} WHERE quarter = ANY($labels) OR quarter = '{WHOLE_TABLE}'
             GROUP BY ALL ORDER BY ALL""", {"labels": labels}).fetchall()
         exclusions = connection.execute(
-            "SELECT reason, sum(records) FILTER (WHERE scan_quarter IN (SELECT unnest($year))), sum(records) "
-            f"FROM {REGISTRATION_EXCLUSIONS.qualified_name} WHERE scan_quarter IN (SELECT unnest($labels)) GROUP BY ALL "
+            "SELECT reason, sum(records) FILTER (WHERE scan_quarter = ANY($year)), sum(records) "
+            f"FROM {REGISTRATION_EXCLUSIONS.qualified_name} WHERE scan_quarter = ANY($labels) GROUP BY ALL "
             "ORDER BY 3 DESC, 1", {"labels": labels, "year": year}).fetchall()
         geocoding = connection.execute(
             f"SELECT geocoding_outcome, sum(records) FROM {GEOCODING_OUTCOMES.qualified_name} "
-            "WHERE scan_quarter IN (SELECT unnest($year)) GROUP BY ALL ORDER BY 2 DESC, 1", {"year": year}).fetchall()
+            "WHERE scan_quarter = ANY($year) GROUP BY ALL ORDER BY 2 DESC, 1", {"year": year}).fetchall()
         volumes = connection.execute(
-            f"SELECT scan_quarter, count(*) FROM {RAW_SCAN.qualified_name} WHERE scan_quarter IN (SELECT unnest($labels)) "
+            f"SELECT scan_quarter, count(*) FROM {RAW_SCAN.qualified_name} WHERE scan_quarter = ANY($labels) "
             "GROUP BY ALL ORDER BY 1", {"labels": labels[-8:]}).fetchall()
         touched = connection.execute(
             f"SELECT discontinuity_id, title, strftime(start_date, '%Y-%m-%d') FROM {DISCONTINUITIES.qualified_name} "
-            "WHERE first_quarter IN (SELECT unnest($year)) ORDER BY start_date", {"year": year}).fetchall()
+            "WHERE first_quarter = ANY($year) ORDER BY start_date", {"year": year}).fetchall()
     lines = [f"# QA report: NINo allocations to adult overseas nationals, release {reference.label}", "",
              f"Quarters covered: {labels[0]} to {labels[-1]}. Year of the main points: {year[0]} to {year[-1]}.", "",
              "## Blocking checks", "", "| asset | check | quarters passed | result | observed (latest quarter) |",

@@ -73,20 +73,20 @@ def pending(connection: duckdb.DuckDBPyConnection, labels: Sequence[str]) -> lis
     """Which of these quarters are pending: written since their delivery was last accepted."""
     ensure_table(connection, PENDING_QUARTERS)
     return [quarter for (quarter,) in connection.execute(
-        f"SELECT DISTINCT quarter FROM {PENDING_QUARTERS.qualified_name} WHERE quarter IN (SELECT unnest($labels)) "
+        f"SELECT DISTINCT quarter FROM {PENDING_QUARTERS.qualified_name} WHERE quarter = ANY($labels) "
         "ORDER BY quarter", {"labels": list(labels)}).fetchall()]
 
 
 def _deliveries_of(connection: duckdb.DuckDBPyConnection, layer: str, labels: Sequence[str]) -> dict[str, str]:
     return dict(connection.execute(
         f"SELECT quarter, delivery_sha256 FROM {LAYER_DELIVERIES.qualified_name} WHERE layer = $layer "
-        "AND quarter IN (SELECT unnest($labels))", {"layer": layer, "labels": list(labels)}).fetchall())
+        "AND quarter = ANY($labels)", {"layer": layer, "labels": list(labels)}).fetchall())
 
 
 def _pending_tables(connection: duckdb.DuckDBPyConnection, labels: Sequence[str]) -> list[tuple[str, str, list]]:
     return connection.execute(
         f"SELECT table_name, partition_column, list(quarter ORDER BY quarter) FROM {PENDING_QUARTERS.qualified_name} "
-        "WHERE quarter IN (SELECT unnest($labels)) GROUP BY ALL ORDER BY table_name", {"labels": list(labels)},
+        "WHERE quarter = ANY($labels) GROUP BY ALL ORDER BY table_name", {"labels": list(labels)},
     ).fetchall()
 
 
@@ -99,7 +99,7 @@ def _forget_kept(connection: duckdb.DuckDBPyConnection, labels: Sequence[str], r
                 connection.execute(f"INSERT INTO {source} BY NAME FROM {source}{ACCEPTED_SUFFIX} WHERE {condition}",
                                    parameters)
             connection.execute(f"DELETE FROM {source}{ACCEPTED_SUFFIX} WHERE {condition}", parameters)
-    connection.execute(f"DELETE FROM {PENDING_QUARTERS.qualified_name} WHERE quarter IN (SELECT unnest($labels))",
+    connection.execute(f"DELETE FROM {PENDING_QUARTERS.qualified_name} WHERE quarter = ANY($labels)",
                        {"labels": list(labels)})
 
 
@@ -135,7 +135,7 @@ def accept_whole(connection: duckdb.DuckDBPyConnection, journey: Journey, labels
     if accepted:
         _forget_kept(connection, accepted, restore=False)
         ensure_table(connection, REFUSED_DELIVERIES)
-        connection.execute(f"DELETE FROM {REFUSED_DELIVERIES.qualified_name} WHERE quarter IN (SELECT unnest($labels))",
+        connection.execute(f"DELETE FROM {REFUSED_DELIVERIES.qualified_name} WHERE quarter = ANY($labels)",
                            {"labels": accepted})
     return accepted
 
@@ -151,7 +151,7 @@ def _refused_in(connection: duckdb.DuckDBPyConnection, run_id: str, labels: Sequ
     ensure_table(connection, REFUSED_DELIVERIES)
     return [quarter for (quarter,) in connection.execute(
         f"SELECT quarter FROM {REFUSED_DELIVERIES.qualified_name} WHERE run_id = $run_id "
-        "AND quarter IN (SELECT unnest($labels))", {"run_id": run_id, "labels": list(labels)}).fetchall()]
+        "AND quarter = ANY($labels)", {"run_id": run_id, "labels": list(labels)}).fetchall()]
 
 
 def refused_quarters(connection: duckdb.DuckDBPyConnection, labels: Sequence[str]) -> list[str]:
@@ -160,7 +160,7 @@ def refused_quarters(connection: duckdb.DuckDBPyConnection, labels: Sequence[str
     rows = connection.execute(
         f"SELECT quarter, left(refused_sha256, $digits), refused_by, left(kept_sha256, $digits), run_id, "
         f"strftime(refused_at, '%Y-%m-%d %H:%M') FROM {REFUSED_DELIVERIES.qualified_name} "
-        "WHERE quarter IN (SELECT unnest($labels)) ORDER BY quarter",
+        "WHERE quarter = ANY($labels) ORDER BY quarter",
         {"labels": list(labels), "digits": SHOWN_DIGITS},
     ).fetchall()
     return [f"{quarter}: its delivery {refused or 'none'} was refused by {refused_by} (run {run_id[:8]}, "

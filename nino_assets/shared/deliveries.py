@@ -37,16 +37,16 @@ def carry_delivery(connection: duckdb.DuckDBPyConnection, layer: str, built_from
     ensure_table(connection, LAYER_DELIVERIES)
     labels = [quarter.label for quarter in quarters]
     connection.execute(f"DELETE FROM {LAYER_DELIVERIES.qualified_name} WHERE layer = $layer "
-                       "AND quarter IN (SELECT unnest($labels))", {"layer": layer, "labels": labels})
+                       "AND quarter = ANY($labels)", {"layer": layer, "labels": labels})
     connection.execute(
         f"INSERT INTO {LAYER_DELIVERIES.qualified_name} "
         f"SELECT $layer, quarter, delivery_sha256 FROM {LAYER_DELIVERIES.qualified_name} "
-        "WHERE layer = $built_from AND quarter IN (SELECT unnest($labels))",
+        "WHERE layer = $built_from AND quarter = ANY($labels)",
         {"layer": layer, "built_from": built_from, "labels": labels},
     )
     rows = connection.execute(
         f"SELECT quarter, left(delivery_sha256, $digits) FROM {LAYER_DELIVERIES.qualified_name} "
-        "WHERE layer = $layer AND quarter IN (SELECT unnest($labels)) ORDER BY quarter",
+        "WHERE layer = $layer AND quarter = ANY($labels) ORDER BY quarter",
         {"layer": layer, "labels": labels, "digits": SHOWN_DIGITS},
     ).fetchall()
     return dict(rows)

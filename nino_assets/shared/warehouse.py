@@ -112,7 +112,7 @@ def delete_partitions(connection: duckdb.DuckDBPyConnection, table: Table, quart
     labels = [quarter.label for quarter in quarters]
     keep_accepted_state(connection, table, labels)
     connection.execute(
-        f"DELETE FROM {table.qualified_name} WHERE {table.partition_column} IN (SELECT unnest($labels))",
+        f"DELETE FROM {table.qualified_name} WHERE {table.partition_column} = ANY($labels)",
         {"labels": labels},
     )
     void_check_outcomes(connection, table, labels)
@@ -122,8 +122,8 @@ def quarter_state(table_name: str, partition_column: str, labels: Sequence[str])
     """What a table's quarters are, as (table, condition, parameters) triples: its rows, and its rows in the ledgers
     that speak for it."""
     name = table_name.split(".")[1]
-    return [(table_name, f"{partition_column} IN (SELECT unnest($labels))", {"labels": list(labels)}),
-            *((ledger.qualified_name, f"quarter IN (SELECT unnest($labels)) AND {key} = $name",
+    return [(table_name, f"{partition_column} = ANY($labels)", {"labels": list(labels)}),
+            *((ledger.qualified_name, f"quarter = ANY($labels) AND {key} = $name",
                {"labels": list(labels), "name": name}) for ledger, key in LEDGERS)]
 
 
@@ -156,7 +156,7 @@ def void_check_outcomes(connection: duckdb.DuckDBPyConnection, table: Table, lab
     """What was checked is being replaced: its outcomes no longer speak for the table's data."""
     ensure_table(connection, CHECK_OUTCOMES)
     connection.execute(
-        f"DELETE FROM {CHECK_OUTCOMES.qualified_name} WHERE asset = $asset AND quarter IN (SELECT unnest($labels))",
+        f"DELETE FROM {CHECK_OUTCOMES.qualified_name} WHERE asset = $asset AND quarter = ANY($labels)",
         {"asset": table.name, "labels": list(labels)},
     )
 
@@ -197,7 +197,7 @@ def quarter_batches(connection: duckdb.DuckDBPyConnection, source: Table,
     """These quarters in batches (`in_batches`) by the rows each holds in the table a transform reads."""
     rows = dict(connection.execute(
         f"SELECT {source.partition_column}, count(*) FROM {source.qualified_name} "
-        f"WHERE {source.partition_column} IN (SELECT unnest($labels)) GROUP BY ALL",
+        f"WHERE {source.partition_column} = ANY($labels) GROUP BY ALL",
         {"labels": [quarter.label for quarter in quarters]},
     ).fetchall())
     return in_batches([(quarter, rows.get(quarter.label, 0)) for quarter in sorted(quarters)])
@@ -229,6 +229,6 @@ def count_rows(connection: duckdb.DuckDBPyConnection, table: Table, quarters: Se
     if not quarters:
         return connection.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
     return connection.execute(
-        f"SELECT count(*) FROM {table.qualified_name} WHERE {table.partition_column} IN (SELECT unnest($labels))",
+        f"SELECT count(*) FROM {table.qualified_name} WHERE {table.partition_column} = ANY($labels)",
         {"labels": [quarter.label for quarter in quarters]},
     ).fetchone()[0]

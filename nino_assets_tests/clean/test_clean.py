@@ -160,18 +160,21 @@ def test_pseudonyms_and_record_keys_are_keyed_stable_and_match_the_reference(nin
 
     development = PseudonymKey(DEVELOPMENT_KEY.encode(), is_development_key=True)
     for nino, (pseudonym, key) in zip(ninos, first):
-        assert pseudonym == hmac.new(DEVELOPMENT_KEY.encode(), nino.encode(), hashlib.sha256).hexdigest()
-        assert pseudonym == development.pseudonym(nino)
-        assert key == record_key(pseudonym) and 0 <= key < RECORD_KEY_RANGE
+        nino_hmac = hmac.new(DEVELOPMENT_KEY.encode(), nino.encode(), hashlib.sha256).hexdigest()
+        assert nino_hmac == development.nino_hmac(nino)
+        # the pseudonym is the HMAC's first 128 bits; the record key is drawn from the whole HMAC
+        assert pseudonym == int(nino_hmac[:32], 16) == development.pseudonym(nino)
+        assert key == record_key(nino_hmac) and 0 <= key < RECORD_KEY_RANGE
         # without the key, the NINo's plain hash does not lead to the pseudonym
-        assert nino not in pseudonym and pseudonym != hashlib.sha256(nino.encode()).hexdigest()
+        assert pseudonym != int(hashlib.sha256(nino.encode()).hexdigest()[:32], 16)
 
     monkeypatch.setenv(KEY_VARIABLE, "a production secret")
     instance = dg.DagsterInstance.ephemeral()
     result = materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q1_2002], instance=instance)
     rekeyed = query(nino_home, "SELECT pseudonym FROM stat.registrations ORDER BY line_number")
     assert {p for (p,) in rekeyed}.isdisjoint({p for p, _ in first})
-    assert rekeyed[0][0] == hmac.new(b"a production secret", ninos[0].encode(), hashlib.sha256).hexdigest()
+    production = hmac.new(b"a production secret", ninos[0].encode(), hashlib.sha256).hexdigest()
+    assert rekeyed[0][0] == int(production[:32], 16)
     assert not any("DEVELOPMENT key" in message for message in run_log(instance, result))
 
 

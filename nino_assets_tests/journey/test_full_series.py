@@ -8,7 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
+from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE, record_key
+from nino_assets.clean.pseudonyms import PseudonymKey
 from nino_assets.reference.assets import REFERENCE_DATA
 from nino_assets.shared.tables import RAW
 from nino_assets_tests.support.needles import any_of, found_in
@@ -115,11 +116,12 @@ def test_record_keys_are_uniform(full_series):
     critical = degrees * (1 - 2 / (9 * degrees) + z * math.sqrt(2 / (9 * degrees))) ** 3
     print(f"\nrecord keys: chi-square {chi_square:.0f} on {degrees} df (0.1% critical value {critical:.0f})")
     assert chi_square < critical
-    # keys are the same in every run: the pipeline's keys equal the reference function's
-    sample = query(full_series.home, "SELECT pseudonym, record_key FROM stat.registrations USING SAMPLE 1000 ROWS")
-    from nino_assets.cell_key.record_keys import record_key
-
-    assert all(record_key(pseudonym) == key for pseudonym, key in sample)
+    # keys are the same in every run: the pipeline's pseudonyms and keys equal the reference functions'
+    sample = query(full_series.home, "SELECT raw.nino, pseudonym, record_key FROM stat.registrations "
+                   "JOIN raw.raw_scan AS raw USING (scan_quarter, line_number) USING SAMPLE 1000 ROWS")
+    pseudonym_key = PseudonymKey.from_environment()
+    assert all(pseudonym == pseudonym_key.pseudonym(nino) and record_key(pseudonym_key.nino_hmac(nino)) == key
+               for nino, pseudonym, key in sample)
 
 
 def test_records_in_equal_records_out_plus_exclusions(full_series):

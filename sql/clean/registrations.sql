@@ -7,11 +7,13 @@
 -- Unknowns are counted, as DWP counts them: a nationality code not recognised under "Other / unknown", a date of
 -- birth missing or impossible under age "Unknown". Under-16s are excluded only when their age is known.
 -- The adult age is the first age band's youngest age (reference.age_bands).
--- The NINo is replaced by its HMAC pseudonym; the date of birth is used for the age and not carried on.
+-- The NINo is replaced by its pseudonym, the first $pseudonym_hex_digits hex digits of its HMAC as one unsigned
+-- number (compared and stored as cheaply as a key); the record key is drawn from the whole HMAC. The date of birth is
+-- used for the age and not carried on.
 WITH scan_records AS (
     SELECT *
     FROM raw.raw_scan
-    WHERE scan_quarter IN (SELECT unnest($quarters))
+    WHERE scan_quarter = ANY($quarters)
 ),
 scan_quarter_bounds AS (
     SELECT
@@ -42,7 +44,7 @@ records_with_attributes AS (
         scan_records.sex,
         scan_records.nationality AS nationality_code,
         regexp_full_match(coalesce(scan_records.nino, ''), $nino_regex) AS nino_is_valid,
-        sha256($hmac_outer_key || unhex(sha256($hmac_inner_key || CAST(scan_records.nino AS BLOB)))) AS pseudonym,
+        sha256($hmac_outer_key || unhex(sha256($hmac_inner_key || CAST(scan_records.nino AS BLOB)))) AS nino_hmac,
         -- completed years on the registration date; someone born on 29 February turns a year older on 1 March
         year(scan_records.registration_date) - year(scan_records.date_of_birth)
             - CASE WHEN strftime(scan_records.registration_date, '%m%d') < strftime(scan_records.date_of_birth, '%m%d')
@@ -65,7 +67,10 @@ records_with_attributes AS (
 ),
 records_with_age AS (
     SELECT
-        * EXCLUDE (age_from_date_of_birth),
+        * EXCLUDE (age_from_date_of_birth, nino_hmac),
+        CAST('0x' || left(nino_hmac, $pseudonym_hex_digits) AS UHUGEINT) AS pseudonym,
+        CAST(('0x' || left(sha256($record_key_domain || nino_hmac), $record_key_hex_digits)) AS BIGINT)
+            % $record_key_range AS record_key,
         -- a date of birth after the registration, or over $oldest_age years before it, gives no age: "Unknown"
         CASE WHEN age_from_date_of_birth BETWEEN 0 AND $oldest_age THEN age_from_date_of_birth END AS age
     FROM records_with_attributes
@@ -109,8 +114,7 @@ SELECT
     records.scan_quarter,
     records.line_number,
     records.pseudonym,
-    CAST(('0x' || left(sha256($record_key_domain || records.pseudonym), 15)) AS BIGINT) % $record_key_range
-        AS record_key,
+    records.record_key,
     records.registration_date,
     records.scan_quarter AS registration_quarter,
     records.is_late_registration,

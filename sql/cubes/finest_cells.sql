@@ -17,7 +17,7 @@ cells AS (
         count(*) AS registrations,
         sum(record_key) AS record_key_sum
     FROM stat.geocoded_registrations
-    WHERE registration_quarter IN (SELECT unnest($quarters))
+    WHERE registration_quarter = ANY($quarters)
     GROUP BY ALL
 )
 SELECT

@@ -7,7 +7,7 @@ WITH registrations_in_run AS (
     SELECT scan_quarter, line_number, registration_quarter, registration_date, nationality, subgroup, world_area,
            age_band, sex, record_key
     FROM stat.registrations
-    WHERE scan_quarter IN (SELECT unnest($quarters))
+    WHERE scan_quarter = ANY($quarters)
 ),
 postcodes AS (
     SELECT
@@ -15,7 +15,7 @@ postcodes AS (
         raw_scan.line_number,
         upper(replace(raw_scan.postcode, ' ', '')) AS postcode_key
     FROM raw.raw_scan
-    WHERE raw_scan.scan_quarter IN (SELECT unnest($quarters))
+    WHERE raw_scan.scan_quarter = ANY($quarters)
 ),
 matched AS (
     SELECT
