@@ -73,12 +73,15 @@ def no_personal_data_check(table: Table) -> dg.AssetChecksDefinition:
                            upper(replace(postcode, ' ', '')) AS postcode_key
                     FROM {RAW_SCAN.qualified_name} WHERE scan_quarter = ANY($labels)
                 ),
+                of_uk_form AS (
+                    SELECT *, regexp_full_match(postcode_key, $uk_postcode_regex) AS postcode_is_of_uk_form
+                    FROM normalised
+                ),
                 identifying AS (
                     SELECT scan_quarter, line_number, nino, date_of_birth,
-                           CASE WHEN regexp_full_match(postcode_key, $uk_postcode_regex) THEN postcode END AS postcode,
-                           CASE WHEN regexp_full_match(postcode_key, $uk_postcode_regex) THEN postcode_key END
-                               AS postcode_key
-                    FROM normalised
+                           CASE WHEN postcode_is_of_uk_form THEN postcode END AS postcode,
+                           CASE WHEN postcode_is_of_uk_form THEN postcode_key END AS postcode_key
+                    FROM of_uk_form
                 )
                 SELECT {leaks} FROM {table.qualified_name} AS t JOIN identifying AS r USING (scan_quarter, line_number)
                 WHERE t.scan_quarter = ANY($labels)

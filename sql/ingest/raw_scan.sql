@@ -7,28 +7,27 @@ WITH scan_files AS (
     SELECT unnest($scan_files, recursive := true)
 ),
 file_lines AS (
-    SELECT filename, string_split(content, chr(10)) AS lines
-    FROM read_text($scan_paths)
+    -- each file's lines, with its quarter and data lines: joined by file, not by line
+    SELECT scan_files.quarter AS scan_quarter, scan_files.first_data_line, scan_files.last_data_line,
+           string_split(file_text.content, chr(10)) AS lines
+    FROM read_text($scan_paths) AS file_text
+    JOIN scan_files ON scan_files.path = file_text.filename
 ),
 numbered_lines AS (
-    SELECT filename, generate_subscripts(lines, 1) AS line_number, unnest(lines) AS line
+    SELECT scan_quarter, first_data_line, last_data_line,
+           generate_subscripts(lines, 1) AS line_number, unnest(lines) AS line
     FROM file_lines
 ),
-data_lines AS (
-    SELECT
-        scan_files.quarter AS scan_quarter,
-        scan_files.path AS source_file,
-        scan_files.extract_date,
-        numbered_lines.line_number,
-        numbered_lines.line,
-        string_split(numbered_lines.line, '|') AS fields
+data_lines AS MATERIALIZED (
+    -- the lines come from a few files: materialised (narrow), so that everything after them runs on every core
+    SELECT scan_quarter, line_number, line
     FROM numbered_lines
-    JOIN scan_files ON scan_files.path = numbered_lines.filename
-    WHERE numbered_lines.line_number BETWEEN scan_files.first_data_line AND scan_files.last_data_line
+    WHERE line_number BETWEEN first_data_line AND last_data_line
 ),
-typed_fields AS (
+typed_fields AS NOT MATERIALIZED (
+    -- not materialised: a list of fields for each of millions of lines costs more to store than to split again
     SELECT
-        *,
+        * EXCLUDE (fields),
         len(fields) AS field_count,
         TRY_CAST(fields[1] AS BIGINT) AS record_id,
         fields[2] AS nino,
@@ -38,7 +37,8 @@ typed_fields AS (
         fields[6] AS registration_date_text,
         fields[7] AS arrival_date_text,
         nullif(fields[8], '') AS postcode
-    FROM data_lines
+    FROM (SELECT *, string_split(line, '|') AS fields FROM data_lines)
+    JOIN (SELECT quarter AS scan_quarter, path AS source_file, extract_date FROM scan_files) USING (scan_quarter)
 ),
 typed_dates AS (
     SELECT
@@ -53,8 +53,9 @@ typed_dates AS (
 ),
 repeated_record_ids AS (
     -- the format makes a record id unique within its file: lines that share one are all rejected, each naming the
-    -- others, since which of them is the record cannot be told (grouped, not windowed: repeats are rare)
-    SELECT source_file, record_id, list(line_number ORDER BY line_number) AS lines_with_this_record_id
+    -- others, since which of them is the record cannot be told (a quarter is one file; grouped, not windowed:
+    -- repeats are rare)
+    SELECT scan_quarter, record_id, list(line_number ORDER BY line_number) AS lines_with_this_record_id
     FROM typed_fields
     WHERE record_id IS NOT NULL
     GROUP BY ALL
@@ -76,7 +77,7 @@ judged_lines AS (
             WHEN arrival_date_text <> '' AND arrival_date IS NULL THEN 'arrival_date is not a real date in YYYY-MM-DD form'
         END AS reject_reason
     FROM typed_dates
-    LEFT JOIN repeated_record_ids AS repeated USING (source_file, record_id)
+    LEFT JOIN repeated_record_ids AS repeated USING (scan_quarter, record_id)
 )
 SELECT
     scan_quarter,
