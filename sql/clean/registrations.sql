@@ -34,7 +34,8 @@ band_of_age AS (
         ON ages.age BETWEEN age_bands.min_age AND coalesce(age_bands.max_age, $oldest_age)
     WHERE ages.age IS NOT NULL OR age_bands.min_age IS NULL
 ),
-records_with_attributes AS (
+records_with_attributes AS NOT MATERIALIZED (
+    -- this and records_with_age are read once each: not stored, only records_under_definitions is
     SELECT
         scan_records.scan_quarter,
         scan_records.line_number,
@@ -65,7 +66,7 @@ records_with_attributes AS (
     LEFT JOIN reference.nationalities ON nationalities.iso_alpha3 = scan_records.nationality
     CROSS JOIN unknown_nationality
 ),
-records_with_age AS (
+records_with_age AS NOT MATERIALIZED (
     SELECT
         * EXCLUDE (age_from_date_of_birth, nino_hmac),
         CAST('0x' || left(nino_hmac, $pseudonym_hex_digits) AS UHUGEINT) AS pseudonym,
@@ -75,7 +76,8 @@ records_with_age AS (
         CASE WHEN age_from_date_of_birth BETWEEN 0 AND $oldest_age THEN age_from_date_of_birth END AS age
     FROM records_with_attributes
 ),
-records_under_definitions AS (
+records_under_definitions AS MATERIALIZED (
+    -- read three times (the history, the duplicates, the output): the hashes are computed once
     SELECT
         *,
         CASE
