@@ -31,9 +31,12 @@ CREATE OR REPLACE TEMP MACRO derived_cells(periods, classifications, record_key_
 WITH wanted AS (
     SELECT unnest(classifications, recursive := true)
 ),
-level_sets AS (
-    -- a cross-classification's levels, whatever its period type: quarters and years of them share quarter cells
-    SELECT DISTINCT nationality_level, age_level, sex_level, geography_level FROM wanted
+level_sets AS MATERIALIZED (
+    -- a cross-classification's levels, whatever its period type: quarters and years of them share quarter cells;
+    -- numbered, so that the finest cells are grouped by a number rather than by four level names (materialised:
+    -- both readers see the same numbers)
+    SELECT row_number() OVER () AS level_set, *
+    FROM (SELECT DISTINCT nationality_level, age_level, sex_level, geography_level FROM wanted)
 ),
 quarters_of_periods AS (
     -- the quarters a period's cells are summed over: its own, or the four to it
@@ -74,15 +77,12 @@ quarter_cells AS (
     -- exact for counts and key sums alike, so the finest cells are summed once a level set, not once a period.
     SELECT
         cells.quarter,
-        level_sets.nationality_level,
+        level_sets.level_set,
         CASE level_sets.nationality_level WHEN 'country' THEN cells.nationality_member
             WHEN 'subgroup' THEN cells.subgroup_member WHEN 'world_area' THEN cells.world_area_member
             WHEN 'eu_group' THEN cells.eu_group_member ELSE totals.nationality END AS nationality_member,
-        level_sets.age_level,
         CASE level_sets.age_level WHEN 'band' THEN cells.age_member ELSE totals.age END AS age_member,
-        level_sets.sex_level,
         CASE level_sets.sex_level WHEN 'sex' THEN cells.sex_member ELSE totals.sex END AS sex_member,
-        level_sets.geography_level,
         CASE level_sets.geography_level WHEN 'local_authority' THEN cells.geography_member
             WHEN 'region' THEN cells.region_member WHEN 'country' THEN cells.country_of_uk_member
             ELSE totals.geography END AS geography_member,
@@ -96,21 +96,22 @@ quarter_cells AS (
 SELECT
     periods.period AS quarter,
     periods.period_type,
-    cells.nationality_level,
+    periods.nationality_level,
     cells.nationality_member,
-    cells.age_level,
+    periods.age_level,
     cells.age_member,
-    cells.sex_level,
+    periods.sex_level,
     cells.sex_member,
-    cells.geography_level,
+    periods.geography_level,
     cells.geography_member,
     CAST(sum(cells.registrations) AS INTEGER) AS registrations,
     CAST(sum(cells.key_sum) % record_key_range AS INTEGER) AS cell_key
 FROM quarter_cells AS cells
+JOIN level_sets USING (level_set)
 JOIN quarters_of_periods AS periods
     ON periods.quarter = cells.quarter
-   AND periods.nationality_level = cells.nationality_level AND periods.age_level = cells.age_level
-   AND periods.sex_level = cells.sex_level AND periods.geography_level = cells.geography_level
+   AND periods.nationality_level = level_sets.nationality_level AND periods.age_level = level_sets.age_level
+   AND periods.sex_level = level_sets.sex_level AND periods.geography_level = level_sets.geography_level
 GROUP BY ALL;
 
 CREATE OR REPLACE TEMP MACRO perturbed_cells(periods, classifications, record_key_range) AS TABLE
