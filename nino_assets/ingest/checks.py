@@ -3,8 +3,8 @@
 - `volume_against_history`: a quarter's records against the previous quarter and the same quarter a year earlier.
   It fails when the volume moved by more than VOLUME_TOLERANCE against both, unless a discontinuity
   (reference.discontinuities) was in force, which explains it; the check then passes and says which one.
-- `delivery_is_new`: a quarter's delivery is not another quarter's resent: at most RESENT_SHARE of its NINos are
-  already in the raw layer from earlier quarters, and at most DATED_OUTSIDE_SHARE of its registrations are dated
+- `delivery_is_new`: a quarter's delivery is not another quarter's resent: at most RESENT_SHARE of its records have
+  a NINo already in the raw layer from earlier quarters, and at most DATED_OUTSIDE_SHARE of its registrations are dated
   outside its quarter (a late registration is dated in an earlier quarter, but only a few are).
 """
 
@@ -21,7 +21,8 @@ VOLUME_TOLERANCE = 0.35
 """The largest change of a quarter's volume, against both the previous quarter and a year earlier, that passes
 without a discontinuity to explain it. The published series moves by up to a third in ordinary quarters."""
 RESENT_SHARE = 0.5
-"""The largest share of a delivery's NINos already in earlier quarters' scans: re-registrations are under 1%."""
+"""The largest share of a delivery's records with a NINo already in earlier quarters' scans: re-registrations are
+under 1%."""
 DATED_OUTSIDE_SHARE = 0.5
 """The largest share of a delivery's registrations dated outside its quarter: late registrations are a few %."""
 LASTING_EFFECT_QUARTERS = 4
@@ -88,8 +89,8 @@ def volume_against_history(context: dg.AssetCheckExecutionContext, warehouse: Wa
 
 @dg.asset_check(asset=RAW_SCAN.name, blocking=True, partitions_def=quarterly_partitions, pool="warehouse",
                 description=f"The delivery is this quarter's, not another's resent: at most {RESENT_SHARE:.0%} of its "
-                            f"NINos already in earlier quarters' scans, at most {DATED_OUTSIDE_SHARE:.0%} of its "
-                            "registrations dated outside its quarter.")
+                            f"records with a NINo already in earlier quarters' scans, at most "
+                            f"{DATED_OUTSIDE_SHARE:.0%} of its registrations dated outside its quarter.")
 def delivery_is_new(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
                     journey: dg.ResourceParam[Journey]) -> dg.AssetCheckResult:
     quarters, parameters = run_quarters(context)
@@ -109,7 +110,8 @@ def delivery_is_new(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
                   ON others.nino = delivered.nino AND others.scan_quarter < delivered.scan_quarter
             )
             SELECT delivered.scan_quarter, count(*) AS records,
-                   count(DISTINCT seen_elsewhere.nino) / count(DISTINCT delivered.nino) AS resent_share,
+                   -- a share of records, not of distinct NINos: the same within a file, without a distinct count
+                   count(seen_elsewhere.nino) / count(*) AS resent_share,
                    count(*) FILTER (WHERE delivered.registration_date NOT BETWEEN delivered.quarter_start
                                     AND delivered.quarter_start + INTERVAL 3 MONTH - INTERVAL 1 DAY) / count(*)
                        AS dated_outside_share
@@ -119,7 +121,7 @@ def delivery_is_new(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
             """,
             parameters,
         ).fetchall()
-    refused = [f"{quarter}: {resent:.0%} of its NINos are in earlier quarters' scans, {outside:.0%} of its "
+    refused = [f"{quarter}: {resent:.0%} of its records have a NINo in earlier quarters' scans, {outside:.0%} of its "
                "registrations are dated outside the quarter"
                for quarter, _records, resent, outside in rows
                if resent > RESENT_SHARE or outside > DATED_OUTSIDE_SHARE]

@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from nino_assets.geography import assets as geography_assets
 from nino_assets.shared import suite_checks as checks, warehouse
 from nino_assets.clean.assets import REGISTRATIONS
 from nino_assets.clean.nino_format import NINO_REGEX
@@ -206,7 +207,7 @@ def test_a_perturbed_cell_of_value_1_fails_the_disclosure_rules(nino_home, monke
 
 def test_a_postcode_left_in_a_geocoded_table_fails_and_blocks_the_cubes(nino_home, monkeypatch):
     write_world(nino_home, {Q1: [*ADULTS, Record(nino="CE123456A", postcode="ZZ99 9ZZ")]})
-    real_sql_text = warehouse.sql_text
+    real_sql_text = geography_assets.sql_text
 
     def geocoding_with_a_leak(asset_name):
         """Geocoding with a bug: unmatched postcodes are written into the output area column."""
@@ -219,7 +220,7 @@ def test_a_postcode_left_in_a_geocoded_table_fails_and_blocks_the_cubes(nino_hom
                                                                    "SELECT\n    * EXCLUDE (postcode_key, output_area_code,")
         return text
 
-    monkeypatch.setattr("nino_assets.shared.warehouse.sql_text", geocoding_with_a_leak)
+    monkeypatch.setattr(geography_assets, "sql_text", geocoding_with_a_leak)
     instance = dg.DagsterInstance.ephemeral()
     result = run_everything(nino_home, instance)
     leaks = [e for e in result.get_asset_check_evaluations()
@@ -244,7 +245,7 @@ def test_the_previous_quarters_file_resent_as_this_quarters_fails_a_blocking_che
     new = evaluations(result)["delivery_is_new"]
     assert not new.passed
     assert new.metadata["deliveries_refused"].value == [
-        "2002-Q2: 100% of its NINos are in earlier quarters' scans, 100% of its registrations are dated outside the "
+        "2002-Q2: 100% of its records have a NINo in earlier quarters' scans, 100% of its registrations are dated outside the "
         "quarter"]
     assert not result.asset_materializations_for_node("supplementary_tables")
     assert "AB000001C" not in str(new.metadata)
