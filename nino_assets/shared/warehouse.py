@@ -101,8 +101,33 @@ class Warehouse(DuckDBResource):
                 raise
 
 
+class WarehouseSchemaError(RuntimeError):
+    """A table in the warehouse is not the one this version defines: it was built by another version."""
+
+
 def ensure_table(connection: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Create the table if it is missing; refuse one whose columns are not this version's (a warehouse built by an
+    earlier version), which would otherwise take rows cast to its old types."""
     connection.execute(table.create_statement())
+    found = connection.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = $schema AND table_name = $table ORDER BY column_index",
+        {"schema": table.schema, "table": table.name},
+    ).fetchall()
+    [expected_types] = connection.execute(
+        "SELECT [" + ", ".join(f"typeof(CAST(NULL AS {column.sql_type}))" for column in table.columns) + "]"
+    ).fetchone()
+    expected = list(zip(table.column_names, expected_types))
+    if found != expected:
+        unexpected = [f"{name} {kind}" for name, kind in found if (name, kind) not in expected]
+        lacking = [f"{name} {kind}" for name, kind in expected if (name, kind) not in found]
+        difference = "; ".join([*([f"it has {', '.join(unexpected)}"] if unexpected else []),
+                                *([f"this version has {', '.join(lacking)}"] if lacking else [])])
+        raise WarehouseSchemaError(
+            f"{table.qualified_name} in the warehouse is not this version's ({difference or 'columns in another order'})"
+            ": the warehouse was built by another version of nino-stats; build a new one with a backfill of the whole "
+            "series."
+        )
 
 
 def delete_partitions(connection: duckdb.DuckDBPyConnection, table: Table, quarters: Sequence[Quarter]) -> None:
