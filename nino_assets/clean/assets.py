@@ -102,6 +102,11 @@ REGISTRATION_EXCLUSIONS = Table(
 )
 
 
+CLEANING_BATCH_MULTIPLE = 2
+"""Cleaning takes twice BATCH_ROWS a batch: each batch looks its people up among every registration written before
+it, so fewer batches read that history fewer times (measured on the whole series: 2 s less, 0.1 GB more memory)."""
+
+
 def classify_batch(connection, quarters, key: PseudonymKey) -> tuple[int, Counter]:
     """Write the registrations and exclusions of these consecutive scan quarters, the earlier ones being written;
     the records classified, and the late registrations by the quarter of their date."""
@@ -153,7 +158,7 @@ def classify_scans(connection, quarters) -> dict[str, object]:
         ensure_table(connection, table)  # the de-duplication reads earlier quarters' registrations
     records_in, late = 0, Counter()
     # in order, a batch of quarters at a time: each batch's people are looked up among the quarters before it
-    for batch in quarter_batches(connection, RAW_SCAN, quarters):
+    for batch in quarter_batches(connection, RAW_SCAN, quarters, CLEANING_BATCH_MULTIPLE):
         classified, late_in_batch = classify_batch(connection, batch, key)
         records_in += classified
         late += late_in_batch

@@ -124,9 +124,9 @@ def ensure_table(connection: duckdb.DuckDBPyConnection, table: Table) -> None:
         difference = "; ".join([*([f"it has {', '.join(unexpected)}"] if unexpected else []),
                                 *([f"this version has {', '.join(lacking)}"] if lacking else [])])
         raise WarehouseSchemaError(
-            f"{table.qualified_name} in the warehouse is not this version's ({difference or 'columns in another order'})"
-            ": the warehouse was built by another version of nino-stats; build a new one with a backfill of the whole "
-            "series."
+            f"{table.qualified_name} in the warehouse is not this version's "
+            f"({difference or 'columns in another order'}): the warehouse was built by another version of nino-stats; "
+            "build a new one with a backfill of the whole series."
         )
 
 
@@ -217,15 +217,16 @@ def in_batches(sizes: Sequence[tuple[Item, int]], limit: int | None = None) -> l
     return batches
 
 
-def quarter_batches(connection: duckdb.DuckDBPyConnection, source: Table,
-                    quarters: Sequence[Quarter]) -> list[list[Quarter]]:
-    """These quarters in batches (`in_batches`) by the rows each holds in the table a transform reads."""
+def quarter_batches(connection: duckdb.DuckDBPyConnection, source: Table, quarters: Sequence[Quarter],
+                    multiple: int = 1) -> list[list[Quarter]]:
+    """These quarters in batches (`in_batches`) of up to `multiple` x BATCH_ROWS rows, by the rows each holds in the
+    table a transform reads."""
     rows = dict(connection.execute(
         f"SELECT {source.partition_column}, count(*) FROM {source.qualified_name} "
         f"WHERE {source.partition_column} = ANY($labels) GROUP BY ALL",
         {"labels": [quarter.label for quarter in quarters]},
     ).fetchall())
-    return in_batches([(quarter, rows.get(quarter.label, 0)) for quarter in sorted(quarters)])
+    return in_batches([(quarter, rows.get(quarter.label, 0)) for quarter in sorted(quarters)], multiple * BATCH_ROWS)
 
 
 def replace_partitions(
