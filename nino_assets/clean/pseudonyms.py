@@ -55,4 +55,3 @@ class PseudonymKey:
     def pseudonym(self, nino: str) -> int:
         """The pseudonym stored for one (valid) NINo: its HMAC's first 128 bits."""
         return int(self.nino_hmac(nino)[:PSEUDONYM_HEX_DIGITS], 16)
-
