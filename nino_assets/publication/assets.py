@@ -14,8 +14,7 @@ from pathlib import Path
 import dagster as dg
 from plotly.offline import get_plotlyjs
 
-from nino_assets.cubes.assets import CUBE_DIMENSIONS
-from nino_assets.geography.assets import GEOCODED_REGISTRATIONS
+from nino_assets.cubes.assets import CUBE_DIMENSIONS, FINEST_CELLS
 from nino_assets.publication import gate
 from nino_assets.reference.assets import DISCONTINUITIES, REFERENCE_DATA, RELEASE_CALENDAR_FILE
 from nino_assets.release.calendar import load_calendar
@@ -171,13 +170,13 @@ def bulletin(
     owners=OWNERS,
     kinds={"parquet"},
     pool="warehouse",
-    deps=[PERTURBED_COUNTS.name, GEOCODED_REGISTRATIONS.name, CUBE_DIMENSIONS.name, PTABLE.name],
+    deps=[PERTURBED_COUNTS.name, FINEST_CELLS.name, CUBE_DIMENSIONS.name, PTABLE.name],
     description=(
-        "The record-level cube the query service reads (a Parquet snapshot, never the live warehouse): one row per "
-        "counted registration of the release's quarters with the published dimensions' codes and its record key, "
-        "the ptable the published tables were perturbed with, and a manifest of the dimensions, their levels and "
-        "members and the perturbation rule. For the service only: not a public file. Behind the same gate as the "
-        "tables."
+        "The cube the query service reads (a Parquet snapshot, never the live warehouse): the finest cells of the "
+        "release's quarters with the published dimensions' codes, each with its count and cell key, from which any "
+        "cell of those dimensions is summed exactly; the ptable the published tables were perturbed with; and a "
+        "manifest of the dimensions, their levels and members and the perturbation rule. For the service only: not "
+        "a public file (its counts are unperturbed). Behind the same gate as the tables."
     ),
     metadata={"dagster/column_schema": dg.TableSchema(columns=[
         dg.TableColumn("quarter", "VARCHAR", "Quarter of registration."),
@@ -185,7 +184,8 @@ def bulletin(
         dg.TableColumn("age_band", "VARCHAR", "Age band at registration."),
         dg.TableColumn("sex", "VARCHAR", "F or M."),
         dg.TableColumn("local_authority", "VARCHAR", "Local authority code, OVERSEAS or UNKNOWN."),
-        dg.TableColumn("record_key", "INTEGER", "The record's key for the cell key method (0..4095)."),
+        dg.TableColumn("registrations", "INTEGER", "Registrations in the cell (unperturbed)."),
+        dg.TableColumn("cell_key", "INTEGER", f"The cell's key: its record keys summed modulo {RECORD_KEY_RANGE}."),
     ])},
 )
 def published_cube(

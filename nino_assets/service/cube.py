@@ -78,15 +78,15 @@ class CubeTables:
                                 "member_number INTEGER)")
         self.connection.executemany("INSERT INTO code_levels VALUES (?, ?, ?, ?)", levels)
         [(loaded, expected, in_file)] = self.connection.execute(
-            "SELECT (SELECT coalesce(sum(registrations), 0) FROM finest_cells), "
+            "SELECT (SELECT count(*) FROM finest_cells), "
             "(SELECT count(*) FILTER (WHERE list_contains($quarters, quarter)) FROM read_parquet($cube_file)), "
             "(SELECT count(*) FROM read_parquet($cube_file))",
             {"cube_file": str(folder / manifest["file"]),
              "quarters": list(self.schema.field_by_dimension("quarter").finest_codes)}).fetchall()
         if in_file != manifest["rows"]:
             raise ValueError(f"{folder}: the cube has {in_file} rows, its manifest says {manifest['rows']}")
-        if loaded != expected:  # a record whose code the manifest does not know would silently go missing
-            raise ValueError(f"{folder}: {expected - loaded} records of the released quarters have codes that are "
+        if loaded != expected:  # a cell whose code the manifest does not know would silently go missing
+            raise ValueError(f"{folder}: {expected - loaded} cells of the released quarters have codes that are "
                              "not in the manifest")
         self.connection.execute("CREATE TABLE ptable AS SELECT pcv, ckey, pvalue FROM read_parquet($ptable_file)",
                                 {"ptable_file": str(folder / self.perturbation["ptable_file"])})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CUBE_FILE = "registrations.parquet"
+CUBE_FILE = "finest_cells.parquet"
 CUBE_MANIFEST = "manifest.json"
 PTABLE_FILE = "ptable.parquet"
 

@@ -102,7 +102,7 @@ def test_from_a_fresh_folder_to_a_served_release(tmp_path, monkeypatch, capsys):
     version_1 = data / "outputs" / "public" / "releases" / RELEASE.label / "v1"
     assert f"{RELEASE.label} is public as v1: {version_1}" in published.stdout
     cube = data / "outputs" / "service" / "releases" / RELEASE.label / "v1"
-    assert (cube / "registrations.parquet").exists()
+    assert (cube / "finest_cells.parquet").exists()
     # what is public says what DWP says of these statistics, and names only DWP staff for pre-release access
     bulletin = " ".join((version_1 / "bulletin" / "index.html").read_text(encoding="utf-8").split())
     for contradicted in ("not a measure of migration", "counts the arrival", "dependants, are not counted"):

@@ -245,7 +245,7 @@ def test_the_same_warehouse_gives_byte_identical_outputs(release):
                            resources=resources(series.home), instance=dg.DagsterInstance.ephemeral())
     assert again.success
     assert digests() == before
-    assert {"bulletin/index.html", "bulletin/plotly.min.js", "service/registrations.parquet",
+    assert {"bulletin/index.html", "bulletin/plotly.min.js", "service/finest_cells.parquet",
             "service/ptable.parquet", "service/manifest.json", "qa/qa_report.md"} <= set(before) \
         and len(before) == len(LAYOUTS) + 7
     [materialization] = again.asset_materializations_for_node("supplementary_tables")
@@ -254,17 +254,19 @@ def test_the_same_warehouse_gives_byte_identical_outputs(release):
         name: digest for name, digest in before.items() if name.startswith("tables/")}
 
 
-def test_the_service_cube_holds_the_counted_registrations_and_no_personal_data(release):
+def test_the_service_cube_holds_the_finest_cells_of_the_counted_registrations_and_no_personal_data(release):
     series, reference, folder = release
-    cube = folder.parent / "service" / "registrations.parquet"
+    cube = folder.parent / "service" / "finest_cells.parquet"
     columns = [name for (name,) in query(series.home, f"SELECT name FROM parquet_schema('{cube}') WHERE num_children IS NULL")]
-    assert columns == ["quarter", "nationality", "age_band", "sex", "local_authority", "record_key"]
-    by_quarter = query(series.home, f"SELECT quarter, count(*) FROM read_parquet('{cube}') GROUP BY 1 ORDER BY 1")
-    counted = query(series.home, "SELECT registration_quarter, count(*) FROM stat.geocoded_registrations "
-                                 f"WHERE registration_quarter <= '{reference.label}' GROUP BY 1 ORDER BY 1")
-    assert by_quarter == counted and len(by_quarter) == len(series.quarters)
+    assert columns == ["quarter", "nationality", "age_band", "sex", "local_authority", "registrations", "cell_key"]
+    # one row per non-empty cell, each with its records' count and cell key, recounted from the records
+    cells = query(series.home, f"SELECT * FROM read_parquet('{cube}') ORDER BY ALL")
+    recounted = query(series.home, f"""
+        SELECT registration_quarter, nationality, age_band, sex, lad_code, count(*), sum(record_key) % {RECORD_KEY_RANGE}
+        FROM stat.geocoded_registrations WHERE registration_quarter <= '{reference.label}' GROUP BY ALL ORDER BY ALL""")
+    assert cells == recounted and {row[0] for row in cells} == {quarter.label for quarter in series.quarters}
     manifest = json.loads((folder.parent / "service" / "manifest.json").read_text())
-    assert manifest["rows"] == sum(count for _, count in counted)
+    assert manifest["rows"] == len(cells)
     assert set(manifest["dimensions"]) == {"nationality", "age", "sex", "geography"}
     assert len(manifest["dimensions"]["geography"]["local_authority"]) == 361 + 2
 

@@ -142,7 +142,7 @@ def test_a_quarter_from_its_scan_to_publication_at_09_30(quarter):
     assert manifest["files"] == {name: digest for name, digest in digests(version_1).items()
                                  if name != "manifest.json"}
     assert {"bulletin/index.html", PUBLIC_PRA_LIST} <= set(manifest["files"])
-    assert (home.service / Q2.label / "v1" / "registrations.parquet").exists()
+    assert (home.service / Q2.label / "v1" / "finest_cells.parquet").exists()
 
     # re-running the publication with nothing changed makes no new version
     again = quarter.run("publication", at("2002-08-22T10:00:00+01:00"), publish)

@@ -499,12 +499,12 @@ def test_a_quarter_after_the_release_is_invisible_and_refused_even_when_the_file
 
         # the next release half copied (its cube cut short): the last one is still served
         copying = release(world.cube, service_root, REFERENCE)
-        whole = (copying / "registrations.parquet").read_bytes()
-        (copying / "registrations.parquet").write_bytes(whole[:len(whole) // 2])
+        whole = (copying / "finest_cells.parquet").read_bytes()
+        (copying / "finest_cells.parquet").write_bytes(whole[:len(whole) // 2])
         assert get(quarter_value(REFERENCE)).json()["errorType"] == "unknownId"
         assert len(get("str:valueset:Ninos:F_NINO_QTR:QTR_NAME:C_NINO_QTR").json()["children"]) == 4
         # and once it is all there, it is served, with its quarter
-        (copying / "registrations.parquet").write_bytes(whole)
+        (copying / "finest_cells.parquet").write_bytes(whole)
         assert get(quarter_value(REFERENCE)).json()["label"] == REFERENCE.label
 
 

@@ -41,7 +41,13 @@ class World:
 
     @property
     def records(self) -> pl.DataFrame:
-        return pl.read_parquet(self.cube / "registrations.parquet")
+        """The counted registrations of the released quarters, from the warehouse (not the cube): what every cell
+        the service answers must be recounted from, with the cube's dimension names."""
+        with duckdb.connect(str(self.home.warehouse), read_only=True) as connection:
+            return connection.sql(
+                "SELECT registration_quarter AS quarter, nationality, age_band, sex, lad_code AS local_authority, "
+                "record_key FROM stat.geocoded_registrations WHERE registration_quarter <= $reference",
+                params={"reference": REFERENCE.label}).pl()
 
     @property
     def manifest(self) -> dict:

@@ -12,7 +12,7 @@ SELECT
     cells.sex,
     coalesce(geography_level.member_number, cells.geography) AS geography,
     sum(cells.registrations) AS registrations,
-    sum(cells.record_key_sum) AS record_key_sum
+    sum(cells.key_sum) AS key_sum
 FROM rollup_cells AS cells
 LEFT JOIN code_levels AS nationality_level
     ON nationality_level.dimension = 'nationality' AND nationality_level.level = $nationality_level

@@ -17,7 +17,7 @@ SELECT
     coalesce(sex, 0) AS sex,
     coalesce(geography, 0) AS geography,
     sum(registrations) AS registrations,
-    sum(record_key_sum) AS record_key_sum
+    sum(key_sum) AS key_sum
 FROM finest_cells
 GROUP BY quarter, CUBE (nationality, age, sex, geography)
 ORDER BY grain, quarter

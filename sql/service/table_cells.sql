@@ -19,7 +19,7 @@ class_cells AS (
         sex_classes.class AS sex_class,
         geography_classes.class AS geography_class,
         sum(cells.registrations) AS registrations,
-        sum(cells.record_key_sum) AS record_key_sum
+        sum(cells.key_sum) AS key_sum
     FROM rollup_cells AS cells
     JOIN quarter_classes ON quarter_classes.code = cells.quarter
     JOIN nationality_classes ON nationality_classes.code = cells.nationality
@@ -42,7 +42,7 @@ item_cells AS (
         sex_items.item AS sex_item,
         geography_items.item AS geography_item,
         CAST(sum(class_cells.registrations) AS BIGINT) AS registrations,
-        CAST(sum(class_cells.record_key_sum) % $record_key_range AS INTEGER) AS cell_key
+        CAST(sum(class_cells.key_sum) % $record_key_range AS INTEGER) AS cell_key
     FROM class_cells
     JOIN quarter_items ON quarter_items.class = class_cells.quarter_class
     JOIN nationality_items ON nationality_items.class = class_cells.nationality_class
