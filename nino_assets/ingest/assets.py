@@ -23,7 +23,7 @@ from nino_assets.shared.deliveries import SHOWN_DIGITS, record_delivery
 from nino_assets.shared.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
 from nino_assets.shared.nino_home import NinoHome
 from nino_assets.shared.quarters import Quarter
-from nino_assets.shared.tables import RAW, Column, Table
+from nino_assets.shared.tables import NEAR_UNIQUE_TEXT, RAW, Column, Table
 from nino_assets.shared.warehouse import (
     LAYER_DELIVERIES,
     Warehouse,
@@ -48,13 +48,15 @@ RAW_SCAN = Table(
         Column("line_number", "BIGINT", "Line of the record in its file (line 1 is the header).", nullable=False),
         Column("extract_date", "DATE", "Extract date from the file's header record.", nullable=False),
         Column("record_id", "BIGINT", "The extract's record identifier.", nullable=False),
-        Column("nino", "VARCHAR", "National Insurance number as recorded. Personal data."),
+        Column("nino", "VARCHAR", "National Insurance number as recorded. Personal data.",
+               compression=NEAR_UNIQUE_TEXT),
         Column("date_of_birth", "DATE", "Date of birth; null when not recorded. Personal data."),
         Column("sex", "VARCHAR", "Sex as recorded."),
         Column("nationality", "VARCHAR", "Nationality code as recorded (ISO 3166-1 alpha-3 expected)."),
         Column("registration_date", "DATE", "Date of NINo registration.", nullable=False),
         Column("arrival_date", "DATE", "Declared date of arrival in the UK; null when not recorded."),
-        Column("postcode", "VARCHAR", "Postcode at registration as recorded, or OVERSEAS. Personal data."),
+        Column("postcode", "VARCHAR", "Postcode at registration as recorded, or OVERSEAS. Personal data.",
+               compression=NEAR_UNIQUE_TEXT),
     ),
     partition_column="scan_quarter",
 )

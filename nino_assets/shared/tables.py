@@ -18,6 +18,11 @@ STATISTICS = "stat"
 QUALITY = "quality"
 """Outcomes of the quality checks, per asset, check and quarter: what the publication gate reads."""
 
+NEAR_UNIQUE_TEXT = "zstd"
+"""The compression of text columns whose values are nearly all different (NINos, postcodes): DuckDB's own choice
+for text, a dictionary, finds little to share in them and is slow to write. Measured on the whole series (16.4
+million NINos): 2.5 s to write and 536 blocks with the dictionary, 1.0 s and 134 blocks with zstd."""
+
 
 @dataclass(frozen=True)
 class Column:
@@ -27,6 +32,13 @@ class Column:
     # (upstream asset key path, upstream column) pairs this column is derived from
     derived_from: tuple[tuple[str, str], ...] = ()
     nullable: bool = True
+    # DuckDB's compression for the column when not its own choice (storage only: the values are the same)
+    compression: str | None = None
+
+    @property
+    def definition(self) -> str:
+        return (f"{self.name} {self.sql_type}" + (f" USING COMPRESSION {self.compression}" if self.compression else "")
+                + ("" if self.nullable else " NOT NULL"))
 
 
 @dataclass(frozen=True)
@@ -48,9 +60,7 @@ class Table:
         return tuple(column.name for column in self.columns)
 
     def create_statement(self) -> str:
-        definitions = [
-            f"{column.name} {column.sql_type}{'' if column.nullable else ' NOT NULL'}" for column in self.columns
-        ]
+        definitions = [column.definition for column in self.columns]
         if self.primary_key:
             definitions.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
         return f"CREATE TABLE IF NOT EXISTS {self.qualified_name} (\n  " + ",\n  ".join(definitions) + "\n)"
