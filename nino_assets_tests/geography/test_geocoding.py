@@ -2,9 +2,10 @@
 
 import pytest
 
+from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.support.pipeline_world import Record
-from nino_assets_tests.support.warehouse import materialize_world, query
+from nino_assets_tests.support.pipeline_world import Record, write_world
+from nino_assets_tests.support.warehouse import materialize_quarters, materialize_world, query
 
 Q1_2002 = Quarter(2002, 1)
 BASE = Record()
@@ -39,3 +40,13 @@ def test_postcodes_are_normalised_and_unmatched_go_to_unknown(nino_home):
     columns = {name for (name,) in query(nino_home, "SELECT column_name FROM information_schema.columns "
                                                     "WHERE table_name = 'geocoded_registrations'")}
     assert "postcode" not in columns and "nino" not in columns and "date_of_birth" not in columns
+
+
+def test_a_lookup_entry_not_of_the_uk_form_places_no_one(nino_home):
+    # a partial postcode in the delivered lookup: a record with that postcode is malformed, not geocoded by it
+    write_world(nino_home, {Q1_2002: [BASE.but(postcode="SW1A"), BASE.but(nino="AB000002C", postcode="M1 1AE")]})
+    with nino_home.postcode_lookup.open("a", encoding="utf-8") as lookup:
+        lookup.write("SW1A,SW1A,E00023456,E09000033,E12000007,E92000001\n")
+    assert materialize_quarters(WAREHOUSE_ASSETS, nino_home, [Q1_2002]).success
+    assert query(nino_home, "SELECT geocoding_outcome, lad_code FROM stat.geocoded_registrations "
+                            "ORDER BY line_number") == [("postcode malformed", "UNKNOWN"), ("geocoded", "E08000003")]

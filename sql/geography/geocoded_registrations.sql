@@ -17,23 +17,27 @@ postcodes AS (
     FROM raw.raw_scan
     WHERE raw_scan.scan_quarter = ANY($quarters)
 ),
+lookup_of_uk_form AS (
+    -- a postcode found here is of the UK form: the form is then tested only on the few postcodes not found
+    SELECT * FROM reference.postcode_lookup WHERE regexp_full_match(postcode_key, $uk_postcode_regex)
+),
 matched AS (
     SELECT
         registrations_in_run.*,
         CASE
             WHEN postcodes.postcode_key IS NULL OR postcodes.postcode_key = '' THEN 'postcode missing'
             WHEN postcodes.postcode_key = 'OVERSEAS' THEN 'overseas address'
+            WHEN lookup_of_uk_form.postcode_key IS NOT NULL THEN 'geocoded'
             WHEN NOT regexp_full_match(postcodes.postcode_key, $uk_postcode_regex) THEN 'postcode malformed'
-            WHEN postcode_lookup.postcode_key IS NULL THEN 'postcode not in lookup'
-            ELSE 'geocoded'
+            ELSE 'postcode not in lookup'
         END AS geocoding_outcome,
-        postcode_lookup.output_area_code,
-        postcode_lookup.lad_code,
-        postcode_lookup.region_code,
-        postcode_lookup.country_code
+        lookup_of_uk_form.output_area_code,
+        lookup_of_uk_form.lad_code,
+        lookup_of_uk_form.region_code,
+        lookup_of_uk_form.country_code
     FROM registrations_in_run
     JOIN postcodes USING (scan_quarter, line_number)
-    LEFT JOIN reference.postcode_lookup ON postcode_lookup.postcode_key = postcodes.postcode_key
+    LEFT JOIN lookup_of_uk_form ON lookup_of_uk_form.postcode_key = postcodes.postcode_key
 )
 SELECT
     * EXCLUDE (output_area_code, lad_code, region_code, country_code),
