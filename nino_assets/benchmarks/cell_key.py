@@ -38,7 +38,10 @@ REPEATS = 3  # each engine's best of three, the usual way to time a computation 
 def _records_sql(size: int | None) -> str:
     sample = f" USING SAMPLE {size} ROWS (reservoir, 42)" if size else ""
     return f"""
-        WITH records AS (SELECT * FROM stat.geocoded_registrations{sample}),
+        WITH placed AS (
+            SELECT * FROM stat.registrations JOIN stat.geocoded_registrations USING (scan_quarter, line_number)
+        ),
+        records AS (SELECT * FROM placed{sample}),
         members AS (SELECT * FROM stat.cube_dimensions)
         SELECT
             CAST(4 * year(records.registration_date) + quarter(records.registration_date) AS SMALLINT) AS quarter,

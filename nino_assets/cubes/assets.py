@@ -13,6 +13,7 @@ included), so a new quarter's scan changes no cell of an earlier quarter.
 
 import dagster as dg
 
+from nino_assets.clean.assets import REGISTRATIONS
 from nino_assets.geography.assets import GEOCODED_REGISTRATIONS
 from nino_assets.shared.deliveries import carry_delivery
 from nino_assets.shared.partitions import quarter_range_label, quarterly_partitions, quarters_of, single_run_backfill
@@ -43,6 +44,7 @@ CUBE_DIMENSIONS = Table(
 )
 
 _MEMBER = "Member of the dimension at its finest level (stat.cube_dimensions.member_id)."
+_REG = REGISTRATIONS.name
 _GEO = GEOCODED_REGISTRATIONS.name
 
 FINEST_CELLS = Table(
@@ -51,17 +53,17 @@ FINEST_CELLS = Table(
     description="Unperturbed count and cell key of every non-empty finest cell (quarter x country of nationality x "
                 "age band x sex x local authority). Never published: every published cell is derived from these.",
     columns=(
-        Column("quarter", "VARCHAR", "The quarter of registration (partition).", ((_GEO, "registration_quarter"),),
+        Column("quarter", "VARCHAR", "The quarter of registration (partition).", ((_REG, "registration_quarter"),),
                nullable=False),
-        Column("nationality_member", "INTEGER", _MEMBER + " A country.", ((_GEO, "nationality"),), nullable=False),
-        Column("age_member", "INTEGER", _MEMBER + " An age band.", ((_GEO, "age_band"),), nullable=False),
-        Column("sex_member", "INTEGER", _MEMBER + " F or M.", ((_GEO, "sex"),), nullable=False),
+        Column("nationality_member", "INTEGER", _MEMBER + " A country.", ((_REG, "nationality"),), nullable=False),
+        Column("age_member", "INTEGER", _MEMBER + " An age band.", ((_REG, "age_band"),), nullable=False),
+        Column("sex_member", "INTEGER", _MEMBER + " F or M.", ((_REG, "sex"),), nullable=False),
         Column("geography_member", "INTEGER", _MEMBER + " A local authority, Overseas or Unknown.",
                ((_GEO, "lad_code"),), nullable=False),
         Column("registrations", "INTEGER", "Number of registrations in the cell (unperturbed).",
                ((_GEO, "line_number"),), nullable=False),
         Column("cell_key", "INTEGER", f"Sum of the cell's record keys modulo {RECORD_KEY_RANGE}.",
-               ((_GEO, "record_key"),), nullable=False),
+               ((_REG, "record_key"),), nullable=False),
     ),
     partition_column="quarter",
 )
@@ -105,7 +107,7 @@ def cube_dimensions(warehouse: Warehouse) -> dg.MaterializeResult:
     owners=OWNERS,
     kinds={"duckdb"},
     pool="warehouse",
-    deps=[GEOCODED_REGISTRATIONS.name, CUBE_DIMENSIONS.name],
+    deps=[REGISTRATIONS.name, GEOCODED_REGISTRATIONS.name, CUBE_DIMENSIONS.name],
     partitions_def=quarterly_partitions,
     backfill_policy=single_run_backfill,
     description=(

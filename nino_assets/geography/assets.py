@@ -25,22 +25,21 @@ GROUP = "geography"
 _LOOKUP = POSTCODE_LOOKUP.name
 _POSTCODE = (RAW_SCAN.name, "postcode")
 
-CARRIED_ON = ("scan_quarter", "line_number", "registration_quarter", "registration_date", "nationality", "subgroup",
-              "world_area", "age_band", "sex", "record_key")
-"""What the journey from here tabulates a registration by, with its link back to the raw layer: the pseudonym,
-dates and codes not tabulated stay in stat.registrations."""
+KEYS = ("scan_quarter", "line_number")
+"""A placed registration is keyed as in stat.registrations (and the raw layer): what it is counted by (quarter,
+nationality, age band, sex, record key) is held there once, not copied; only where it is placed is held here."""
 
 GEOCODED_REGISTRATIONS = Table(
     schema=STATISTICS,
     name="geocoded_registrations",
-    description="Registrations with what the tables classify them by and their output area, local authority, "
-                "region and country; no pseudonym and no postcode.",
+    description="Where each counted registration is placed: its output area, local authority, region and country, "
+                "keyed as in stat.registrations; no postcode.",
     columns=(
         *(
             Column(column.name, column.sql_type, column.description, ((REGISTRATIONS.name, column.name),),
                    column.nullable)
             for column in REGISTRATIONS.columns
-            if column.name in CARRIED_ON
+            if column.name in KEYS
         ),
         Column("geocoding_outcome", "VARCHAR", "geocoded, overseas address, postcode missing, postcode malformed "
                "or postcode not in lookup.", (_POSTCODE, (_LOOKUP, "postcode_key")), nullable=False),
@@ -79,9 +78,10 @@ GEOCODING_OUTCOMES = Table(
     partitions_def=quarterly_partitions,
     backfill_policy=single_run_backfill,
     description=(
-        "Registrations placed in output area, local authority, region and country by the postcode at "
+        "Each counted registration placed in output area, local authority, region and country by the postcode at "
         "registration; overseas addresses and unmatched postcodes in their own areas, counted by outcome in "
-        "stat.geocoding_outcomes. Carries on only what the tables classify by: not the postcode, nor the pseudonym."
+        "stat.geocoding_outcomes. Holds only the place, keyed as in stat.registrations: not the postcode, and "
+        "nothing stat.registrations already holds."
     ),
     metadata={**GEOCODED_REGISTRATIONS.definition_metadata(), "outcomes_table": GEOCODING_OUTCOMES.qualified_name},
 )

@@ -9,7 +9,7 @@ from nino_assets.cubes.cross_classifications import EVERY, PUBLISHED, CrossClass
 from nino_assets.definitions import WAREHOUSE_ASSETS
 from nino_assets.disclosure.assets import DisclosureControl
 from nino_assets.shared.quarters import Quarter
-from nino_assets_tests.support.warehouse import derived_cells, materialize_quarters, query
+from nino_assets_tests.support.warehouse import PLACED_REGISTRATIONS, derived_cells, materialize_quarters, query
 from nino_assets_tests.support.pipeline_world import Record, write_world
 
 Q1, Q2 = Quarter(2002, 1), Quarter(2002, 2)
@@ -40,7 +40,7 @@ def world(nino_home):
 
 
 def record_keys(home, where):
-    return [key for (key,) in query(home, f"SELECT record_key FROM stat.geocoded_registrations WHERE {where}")]
+    return [key for (key,) in query(home, f"SELECT record_key FROM {PLACED_REGISTRATIONS} WHERE {where}")]
 
 
 def test_the_finest_cells_hold_each_cells_records_count_and_key(world):
@@ -54,7 +54,7 @@ def test_the_finest_cells_hold_each_cells_records_count_and_key(world):
     """)
     direct = query(world, f"""
         SELECT registration_quarter, nationality, age_band, sex, lad_code, count(*), sum(record_key) % {RECORD_KEY_RANGE}
-        FROM stat.geocoded_registrations GROUP BY ALL
+        FROM {PLACED_REGISTRATIONS} GROUP BY ALL
     """)
     assert sorted(cells) == sorted(direct) and len(cells) == 2 * 6  # one cell a person a quarter
     assert sum(row[5] for row in cells) == 30
@@ -91,13 +91,13 @@ def test_derived_cells_equal_direct_counts_from_records(world):
     regions = derived_cells(world, [Q1, Q2], [CrossClassification("quarter", "world_area", "total", "sex", "region")])
     direct = query(world, f"""
         SELECT registration_quarter, 'quarter', world_area, 'Total', sex, region_code, count(*), sum(record_key) % {RECORD_KEY_RANGE}
-        FROM stat.geocoded_registrations GROUP BY ALL""")
+        FROM {PLACED_REGISTRATIONS} GROUP BY ALL""")
     assert regions == {row[:6]: row[6:] for row in direct}
     years = derived_cells(world, [Q2], [CrossClassification("year_ending", "total", "band", "total",
                                                             "local_authority")])
     direct = query(world, f"""
         SELECT '2002-Q2', 'year_ending', 'Total', age_band, 'Total', lad_code, count(*), sum(record_key) % {RECORD_KEY_RANGE}
-        FROM stat.geocoded_registrations GROUP BY ALL""")
+        FROM {PLACED_REGISTRATIONS} GROUP BY ALL""")
     assert years == {row[:6]: row[6:] for row in direct}
 
 

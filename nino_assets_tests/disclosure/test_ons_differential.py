@@ -12,7 +12,7 @@ from nino_assets.definitions import WAREHOUSE_ASSETS, resources
 from nino_assets.disclosure.assets import DisclosureControl
 from nino_assets.shared.quarters import Quarter
 from nino_assets.synthetic import generate_series, write_postcode_lookup
-from nino_assets_tests.support.warehouse import query, range_tags
+from nino_assets_tests.support.warehouse import PLACED_REGISTRATIONS, query, range_tags
 
 create_perturbed_table = pytest.importorskip("cell_key_perturbation.create_perturbed_table").create_perturbed_table
 ONS_PTABLE = Path(sys.prefix) / "ptable_10_5_rule.csv"
@@ -20,7 +20,7 @@ ONS_KEY_RANGE = 256
 THRESHOLD = 10  # the package's default: counts below it come back as missing
 QUARTERS = [Quarter(2015, 3), Quarter(2015, 4)]
 
-# (our levels, the columns of geocoded_registrations the package tabulates: geography first, then the rest)
+# (our levels, the columns of the placed registrations the package tabulates: geography first, then the rest)
 TABLES = {
     "world area x sex by region": (("world_area", "total", "sex", "region"), ["region_code", "world_area", "sex"]),
     "nationality by local authority": (("country", "total", "total", "local_authority"), ["lad_code", "nationality"]),
@@ -72,7 +72,7 @@ def test_same_cells_as_the_ons_package(ons_world, table):
         query(
             ons_world,
             f"SELECT {', '.join(columns)}, record_key % {ONS_KEY_RANGE} AS record_key "
-            "FROM stat.geocoded_registrations WHERE registration_quarter = $quarter",
+            f"FROM {PLACED_REGISTRATIONS} WHERE registration_quarter = $quarter",
             {"quarter": QUARTERS[-1].label},
         ),
         columns=[*columns, "record_key"],

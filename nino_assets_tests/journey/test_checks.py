@@ -215,9 +215,11 @@ def test_a_postcode_left_in_a_geocoded_table_fails_and_blocks_the_cubes(nino_hom
         if asset_name == "geocoded_registrations":
             text = text.replace("WHEN 'overseas address' THEN $overseas_code ELSE $unknown_code END AS output_area_code",
                                 "WHEN 'overseas address' THEN $overseas_code ELSE postcode_key END AS output_area_code")
-            text = text.replace("    postcode_lookup.output_area_code,", "    postcode_lookup.output_area_code, "
+            text = text.replace("    lookup_of_uk_form.output_area_code,", "    lookup_of_uk_form.output_area_code, "
                                 "postcodes.postcode_key,").replace("SELECT\n    * EXCLUDE (output_area_code,",
                                                                    "SELECT\n    * EXCLUDE (postcode_key, output_area_code,")
+            assert text.count("postcode_key") > real_sql_text(asset_name).count("postcode_key") + 2, \
+                "the geocoding SQL no longer holds the lines the bug replaces"
         return text
 
     monkeypatch.setattr(geography_assets, "sql_text", geocoding_with_a_leak)

@@ -13,7 +13,7 @@ from nino_assets.clean.pseudonyms import PseudonymKey
 from nino_assets.reference.assets import REFERENCE_DATA
 from nino_assets.shared.tables import RAW
 from nino_assets_tests.support.needles import any_of, found_in
-from nino_assets_tests.support.warehouse import query
+from nino_assets_tests.support.warehouse import PLACED_REGISTRATIONS, query
 
 pytestmark = pytest.mark.full_series
 
@@ -45,7 +45,7 @@ def test_local_authority_registrations_follow_the_published_annual_series(full_s
     counted = dict(
         query(
             full_series.home,
-            "SELECT year(registration_date), count(*) FROM stat.geocoded_registrations "
+            f"SELECT year(registration_date), count(*) FROM {PLACED_REGISTRATIONS} "
             "WHERE geocoding_outcome = 'geocoded' GROUP BY ALL",
         )
     )
@@ -59,7 +59,7 @@ def test_national_totals_include_overseas_and_unknown_geography_as_published(ful
     local = dict(
         query(
             full_series.home,
-            "SELECT year(registration_date), count(*) FROM stat.geocoded_registrations "
+            f"SELECT year(registration_date), count(*) FROM {PLACED_REGISTRATIONS} "
             "WHERE geocoding_outcome = 'geocoded' GROUP BY ALL",
         )
     )
@@ -90,7 +90,7 @@ def test_2025_top_nationalities_within_two_points(full_series):
     shares = dict(
         query(
             full_series.home,
-            "SELECT nationality, count(*) / sum(count(*)) OVER () FROM stat.geocoded_registrations "
+            f"SELECT nationality, count(*) / sum(count(*)) OVER () FROM {PLACED_REGISTRATIONS} "
             "WHERE year(registration_date) = 2025 AND geocoding_outcome = 'geocoded' GROUP BY ALL",
         )
     )

@@ -20,7 +20,7 @@ from nino_assets.disclosure.assets import DisclosureControl
 from nino_assets.publication.ods import MIMETYPE, Sheet, ods_bytes
 from nino_assets.publication.supplementary_tables import FIRST_FULL_YEAR, LAYOUTS, NOT_AVAILABLE
 from nino_assets.shared.nino_home import NinoHome
-from nino_assets_tests.support.warehouse import derived_cells, query
+from nino_assets_tests.support.warehouse import PLACED_REGISTRATIONS, derived_cells, query
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +263,7 @@ def test_the_service_cube_holds_the_finest_cells_of_the_counted_registrations_an
     cells = query(series.home, f"SELECT * FROM read_parquet('{cube}') ORDER BY ALL")
     recounted = query(series.home, f"""
         SELECT registration_quarter, nationality, age_band, sex, lad_code, count(*), sum(record_key) % {RECORD_KEY_RANGE}
-        FROM stat.geocoded_registrations WHERE registration_quarter <= '{reference.label}' GROUP BY ALL ORDER BY ALL""")
+        FROM {PLACED_REGISTRATIONS} WHERE registration_quarter <= '{reference.label}' GROUP BY ALL ORDER BY ALL""")
     assert cells == recounted and {row[0] for row in cells} == {quarter.label for quarter in series.quarters}
     manifest = json.loads((folder.parent / "service" / "manifest.json").read_text())
     assert manifest["rows"] == len(cells)

@@ -21,7 +21,7 @@ from nino_assets.service.app import ServiceSettings
 from nino_assets.shared.nino_home import NinoHome
 from nino_assets.shared.quarters import Quarter, quarters_between
 from nino_assets.synthetic import generate_series, write_postcode_lookup
-from nino_assets_tests.support.warehouse import range_tags
+from nino_assets_tests.support.warehouse import PLACED_REGISTRATIONS, range_tags
 
 QUARTERS = quarters_between(Quarter(2002, 1), Quarter(2003, 1))
 REFERENCE = QUARTERS[-1]
@@ -46,7 +46,7 @@ class World:
         with duckdb.connect(str(self.home.warehouse), read_only=True) as connection:
             return connection.sql(
                 "SELECT registration_quarter AS quarter, nationality, age_band, sex, lad_code AS local_authority, "
-                "record_key FROM stat.geocoded_registrations WHERE registration_quarter <= $reference",
+                f"record_key FROM {PLACED_REGISTRATIONS} WHERE registration_quarter <= $reference",
                 params={"reference": REFERENCE.label}).pl()
 
     @property

@@ -12,6 +12,10 @@ from nino_assets.shared.nino_home import NinoHome
 from nino_assets.shared.quarters import Quarter
 from nino_assets_tests.support.pipeline_world import write_world
 
+PLACED_REGISTRATIONS = ("(SELECT * FROM stat.registrations "
+                        "JOIN stat.geocoded_registrations USING (scan_quarter, line_number))")
+"""Each counted registration with where geocoding placed it: what a test recounts cells from."""
+
 
 def range_tags(quarters: list[Quarter]) -> dict[str, str]:
     """The tags a single-run backfill over these quarters carries."""

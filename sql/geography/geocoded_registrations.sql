@@ -1,11 +1,10 @@
--- Geocoded registrations: each registration placed in its output area, local authority, region and country by its
--- postcode at registration, read from the raw layer here and carried no further, with what the tables classify it by.
--- Postcodes are matched in upper case without spaces. An address abroad is "Overseas registration"; a postcode that
--- is missing, not of the UK form, or not in the lookup goes to the explicit "Unknown" area. Both count in the totals.
+-- Geocoded registrations: where each counted registration is placed, its output area, local authority, region and
+-- country, by its postcode at registration, read from the raw layer here and carried no further. Keyed as in
+-- stat.registrations, which holds what the registration is counted by. Postcodes are matched in upper case without
+-- spaces. An address abroad is "Overseas registration"; a postcode that is missing, not of the UK form, or not in
+-- the lookup goes to the explicit "Unknown" area. Both count in the totals.
 WITH registrations_in_run AS (
-    -- what the tables classify a registration by (geography.assets.CARRIED_ON): the pseudonym stays behind
-    SELECT scan_quarter, line_number, registration_quarter, registration_date, nationality, subgroup, world_area,
-           age_band, sex, record_key
+    SELECT scan_quarter, line_number
     FROM stat.registrations
     WHERE scan_quarter = ANY($quarters)
 ),
