@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         with serving_in_process(home.root_path, keys, "--rate-limit", str(10**9)) as url:
             requests.get(f"{url}schema", headers={"APIKey": KEY}).raise_for_status()  # loads the cube
-            print(f"Cube {cube} ({manifest['rows']:,} records, release {reference.label}) served in "
+            print(f"Cube {cube} ({manifest['rows']:,} finest cells, release {reference.label}) served in "
                   f"{time.perf_counter() - started:.1f} s from start\n")
             # each table once first: the first table at a coarser grain builds that grain's cells, once
             print("First request of each table (builds the grains it reads):")
