@@ -38,10 +38,9 @@ REPEATS = 3  # each engine's best of three, the usual way to time a computation 
 def _records_sql(size: int | None) -> str:
     sample = f" USING SAMPLE {size} ROWS (reservoir, 42)" if size else ""
     return f"""
-        WITH placed AS (
-            SELECT * FROM stat.registrations JOIN stat.geocoded_registrations USING (scan_quarter, line_number)
-        ),
-        records AS (SELECT * FROM placed{sample}),
+        -- sampled before the join, so that each engine's process draws the same sample
+        WITH sampled AS (SELECT * FROM stat.registrations{sample}),
+        records AS (SELECT * FROM sampled JOIN stat.geocoded_registrations USING (scan_quarter, line_number)),
         members AS (SELECT * FROM stat.cube_dimensions)
         SELECT
             CAST(4 * year(records.registration_date) + quarter(records.registration_date) AS SMALLINT) AS quarter,
