@@ -46,9 +46,11 @@ records_with_attributes AS NOT MATERIALIZED (
         scan_records.nationality AS nationality_code,
         regexp_full_match(coalesce(scan_records.nino, ''), $nino_regex) AS nino_is_valid,
         sha256($hmac_outer_key || unhex(sha256($hmac_inner_key || CAST(scan_records.nino AS BLOB)))) AS nino_hmac,
-        -- completed years on the registration date; someone born on 29 February turns a year older on 1 March
+        -- completed years on the registration date, by comparing (month, day) as month * 100 + day; someone born
+        -- on 29 February turns a year older on 1 March
         year(scan_records.registration_date) - year(scan_records.date_of_birth)
-            - CASE WHEN strftime(scan_records.registration_date, '%m%d') < strftime(scan_records.date_of_birth, '%m%d')
+            - CASE WHEN month(scan_records.registration_date) * 100 + day(scan_records.registration_date)
+                        < month(scan_records.date_of_birth) * 100 + day(scan_records.date_of_birth)
                    THEN 1 ELSE 0 END AS age_from_date_of_birth,
         scan_records.registration_date < bounds.quarter_start AS is_late_registration,
         scan_records.registration_date >= bounds.quarter_start + INTERVAL 3 MONTH AS is_after_scan_quarter,
