@@ -30,7 +30,7 @@ from nino_assets.shared.partitions import quarter_range_label, quarterly_partiti
 from nino_assets.clean.pseudonyms import KEY_VARIABLE, PSEUDONYM_HEX_DIGITS, PseudonymKey
 from nino_assets.reference.age_bands import ADULT_AGE, OLDEST_AGE
 from nino_assets.reference.assets import AGE_BANDS, NATIONALITIES
-from nino_assets.shared.quarters import SERIES_START
+from nino_assets.shared.quarters import SERIES_START, quarter_starts
 from nino_assets.shared.tables import STATISTICS, Column, Table
 from nino_assets.shared.warehouse import (
     Warehouse,
@@ -115,6 +115,7 @@ def classify_batch(connection, quarters, key: PseudonymKey) -> tuple[int, Counte
         REGISTRATIONS.name,
         {
             "quarters": [quarter.label for quarter in quarters],
+            "quarter_starts": quarter_starts(quarters),
             "first_quarter": quarters[0].label,
             "nino_regex": NINO_REGEX,
             "adult_age": ADULT_AGE,

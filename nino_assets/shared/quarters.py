@@ -91,3 +91,9 @@ def quarters_between(first: Quarter, last: Quarter) -> list[Quarter]:
 def series_quarters(today: date) -> list[Quarter]:
     """The published series: 2002-Q1 to the latest complete quarter."""
     return quarters_between(Quarter.containing(SERIES_START), latest_complete_quarter(today))
+
+
+def quarter_starts(quarters: list[Quarter]) -> list[dict]:
+    """Each quarter's label and first day, as a SQL parameter to unnest: joined once a quarter, rather than derived
+    from the label once a record."""
+    return [{"quarter": quarter.label, "quarter_start": quarter.start} for quarter in quarters]

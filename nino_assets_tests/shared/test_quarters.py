@@ -3,7 +3,7 @@ from datetime import date, datetime
 import pytest
 
 from nino_assets.shared.partitions import quarterly_partitions
-from nino_assets.shared.quarters import Quarter, latest_complete_quarter, series_quarters
+from nino_assets.shared.quarters import Quarter, latest_complete_quarter, quarter_starts, series_quarters
 
 
 def test_quarter_label_dates_and_statxplore_code():
@@ -62,4 +62,11 @@ def test_dagster_partitions_match_the_series(now, count, last_key):
     assert keys[0] == "2002-01-01" and keys[-1] == last_key
     assert [Quarter.from_partition_key(key).label for key in keys] == [
         quarter.label for quarter in series_quarters(now.date())
+    ]
+
+
+def test_quarter_starts_give_each_quarters_label_and_first_day():
+    assert quarter_starts([Quarter(2002, 4), Quarter(2003, 1)]) == [
+        {"quarter": "2002-Q4", "quarter_start": date(2002, 10, 1)},
+        {"quarter": "2003-Q1", "quarter_start": date(2003, 1, 1)},
     ]

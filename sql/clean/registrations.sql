@@ -16,11 +16,8 @@ WITH scan_records AS (
     WHERE scan_quarter = ANY($quarters)
 ),
 scan_quarter_bounds AS (
-    SELECT
-        scan_quarter,
-        make_date(CAST(left(scan_quarter, 4) AS INTEGER), 3 * CAST(right(scan_quarter, 1) AS INTEGER) - 2, 1)
-            AS quarter_start
-    FROM (SELECT unnest($quarters) AS scan_quarter)
+    -- each quarter's first day ($quarter_starts): joined once a quarter, not derived from the label once a record
+    SELECT quarter AS scan_quarter, quarter_start FROM (SELECT unnest($quarter_starts, recursive := true))
 ),
 unknown_nationality AS (
     SELECT * FROM reference.nationalities WHERE iso_alpha3 IS NULL
