@@ -22,7 +22,7 @@ from collections import Counter
 
 import dagster as dg
 
-from nino_assets.cell_key.record_keys import HASH_DOMAIN, HEX_DIGITS_USED, RECORD_KEY_RANGE
+from nino_assets.cell_key.record_keys import FIRST_HEX_DIGIT, HEX_DIGITS_USED, RECORD_KEY_RANGE
 from nino_assets.ingest.assets import RAW_SCAN
 from nino_assets.clean.nino_format import NINO_REGEX
 from nino_assets.shared.deliveries import carry_delivery
@@ -121,7 +121,7 @@ def classify_batch(connection, quarters, key: PseudonymKey) -> tuple[int, Counte
             "adult_age": ADULT_AGE,
             "oldest_age": OLDEST_AGE,
             "series_start": SERIES_START,
-            "record_key_domain": HASH_DOMAIN,
+            "record_key_first_hex_digit": FIRST_HEX_DIGIT,
             "record_key_range": RECORD_KEY_RANGE,
             "record_key_hex_digits": HEX_DIGITS_USED,
             "pseudonym_hex_digits": PSEUDONYM_HEX_DIGITS,

@@ -8,7 +8,7 @@ pseudonym, which is what makes de-duplication across quarters and stable record 
 
 The pseudonym stored is the HMAC's first 128 bits as one unsigned number (UHUGEINT): a truncation RFC 2104 allows
 (at least half the output), with no collision to expect among billions of people, and a key DuckDB compares, groups
-and stores at a fraction of the cost of 64 hex characters. The record key is drawn from the whole HMAC
+and stores at a fraction of the cost of 64 hex characters. The record key is read from the HMAC's next 60 bits
 (`cell_key.record_keys`).
 """
 

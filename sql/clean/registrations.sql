@@ -8,8 +8,8 @@
 -- birth missing or impossible under age "Unknown". Under-16s are excluded only when their age is known.
 -- The adult age is the first age band's youngest age (reference.age_bands).
 -- The NINo is replaced by its pseudonym, the first $pseudonym_hex_digits hex digits of its HMAC as one unsigned
--- number (compared and stored as cheaply as a key); the record key is drawn from the whole HMAC. The date of birth is
--- used for the age and not carried on.
+-- number (compared and stored as cheaply as a key); the record key is read from the HMAC's next hex digits. The date
+-- of birth is used for the age and not carried on.
 WITH scan_records AS (
     SELECT *
     FROM raw.raw_scan
@@ -69,7 +69,8 @@ records_with_age AS NOT MATERIALIZED (
     SELECT
         * EXCLUDE (age_from_date_of_birth, nino_hmac),
         CAST('0x' || left(nino_hmac, $pseudonym_hex_digits) AS UHUGEINT) AS pseudonym,
-        CAST(('0x' || left(sha256($record_key_domain || nino_hmac), $record_key_hex_digits)) AS BIGINT)
+        -- the record key: the HMAC's hex digits after the pseudonym's, so none of its bits is stored in the pseudonym
+        CAST('0x' || substr(nino_hmac, $record_key_first_hex_digit + 1, $record_key_hex_digits) AS BIGINT)
             % $record_key_range AS record_key,
         -- a date of birth after the registration, or over $oldest_age years before it, gives no age: "Unknown"
         CASE WHEN age_from_date_of_birth BETWEEN 0 AND $oldest_age THEN age_from_date_of_birth END AS age
