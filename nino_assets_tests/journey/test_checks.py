@@ -229,11 +229,38 @@ def test_a_postcode_left_in_a_geocoded_table_fails_and_blocks_the_cubes(nino_hom
              if e.check_name == "no_personal_data" and e.asset_key == dg.AssetKey("geocoded_registrations")]
     [check] = leaks
     assert not check.passed
-    assert check.metadata["records_repeating_raw_values_by_column"].value == {"output_area_code": 1}
+    assert check.metadata["raw_ninos_or_postcodes_by_text_column"].value == {"output_area_code": 1}
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
     assert "geocoded_registrations" in materialized and "finest_cells" not in materialized
     assert "supplementary_tables" not in materialized
     assert "ZZ99" not in json.dumps([str(entry) for entry in instance.all_logs(result.run_id)])
+
+
+def test_a_nino_and_a_date_of_birth_left_in_the_registrations_fail_and_block_geocoding(nino_home, monkeypatch):
+    write_world(nino_home, {Q1: ADULTS})
+    real_sql_text = warehouse.sql_text
+
+    def cleaning_with_leaks(asset_name):
+        """Cleaning with two bugs: the NINo kept as the nationality code, the date of birth as the arrival date."""
+        text = real_sql_text(asset_name)
+        if asset_name == "registrations":
+            kept, leaked = ("scan_records.nationality AS nationality_code,", "scan_records.arrival_date,"), \
+                ("scan_records.nino AS nationality_code,", "scan_records.date_of_birth AS arrival_date,")
+            assert all(text.count(line) == 1 for line in kept), "the cleaning SQL no longer holds the lines the bugs replace"
+            return text.replace(kept[0], leaked[0]).replace(kept[1], leaked[1])
+        return text
+
+    monkeypatch.setattr("nino_assets.shared.warehouse.sql_text", cleaning_with_leaks)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_everything(nino_home, instance)
+    [check] = [e for e in result.get_asset_check_evaluations()
+               if e.check_name == "no_personal_data" and e.asset_key == dg.AssetKey("registrations")]
+    assert not check.passed
+    assert check.metadata["raw_ninos_or_postcodes_by_text_column"].value == {"nationality_code": len(ADULTS)}
+    assert check.metadata["records_with_their_date_of_birth_by_date_column"].value == {"arrival_date": len(ADULTS)}
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert "registrations" in materialized and "geocoded_registrations" not in materialized
+    assert ADULTS[0].nino not in json.dumps([str(entry) for entry in instance.all_logs(result.run_id)])
 
 
 def test_the_previous_quarters_file_resent_as_this_quarters_fails_a_blocking_check_and_nothing_is_published(
