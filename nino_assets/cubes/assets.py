@@ -101,6 +101,12 @@ def cube_dimensions(warehouse: Warehouse) -> dg.MaterializeResult:
     )
 
 
+def define_placed_registrations(connection) -> None:
+    """The temporary macro of the registrations of some quarters with their places, which the finest cells count
+    (each connection defines its own)."""
+    connection.execute(sql_text("placed_registrations"))
+
+
 @dg.asset(
     name=FINEST_CELLS.name,
     group_name=GROUP,
@@ -119,6 +125,7 @@ def cube_dimensions(warehouse: Warehouse) -> dg.MaterializeResult:
 def finest_cells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     quarters = quarters_of(context)
     with warehouse.transaction() as connection:
+        define_placed_registrations(connection)
         replace_partitions(connection, FINEST_CELLS, quarters, sql_text(FINEST_CELLS.name),
                            {"quarters": [quarter.label for quarter in quarters], "record_key_range": RECORD_KEY_RANGE})
         cells = count_rows(connection, FINEST_CELLS, quarters)

@@ -14,9 +14,7 @@ import dagster as dg
 
 from nino_assets.cell_key.record_keys import RECORD_KEY_RANGE
 from nino_assets.cubes.cross_classifications import PUBLISHED, CrossClassification, sample
-from nino_assets.cubes.assets import CUBE_DIMENSIONS
-from nino_assets.clean.assets import REGISTRATIONS
-from nino_assets.geography.assets import GEOCODED_REGISTRATIONS
+from nino_assets.cubes.assets import CUBE_DIMENSIONS, define_placed_registrations
 from nino_assets.disclosure.assets import PERTURBED_COUNTS, DisclosureControl, define_cell_macros
 from nino_assets.shared.acceptance import Journey, recorded_result
 from nino_assets.shared.check_outcomes import run_quarters
@@ -48,6 +46,7 @@ def disclosure_rules(
     periods = random.Random(seed).sample(parameters["labels"], min(RECOUNTED_PERIODS, len(quarters)))
     with warehouse.get_connection() as connection:
         define_cell_macros(connection)
+        define_placed_registrations(connection)
         [(cells, perturbed, forbidden, beyond_bound, badly_rounded)] = connection.execute(
             f"""
             SELECT count(derived.quarter), count(published.quarter),
@@ -123,22 +122,19 @@ def _recount_from_records(connection, classification: CrossClassification, perio
                 sex.ancestor_id AS sex_member,
                 geography.ancestor_id AS geography_member,
                 records.record_key
-            FROM {REGISTRATIONS.qualified_name} AS records
-            -- a registration's scan quarter is its registration quarter: both sides read only these quarters
-            JOIN {GEOCODED_REGISTRATIONS.qualified_name} AS places USING (scan_quarter, line_number)
+            -- a list of constants, so that the scans read only these quarters' records
+            FROM placed_registrations($record_quarters) AS records
             JOIN (SELECT unnest($counted_in, recursive := true)) AS counted
                 ON counted.record_quarter = records.registration_quarter
             JOIN finest AS country ON country.dimension = 'nationality' AND country.code = records.nationality
             JOIN finest AS band ON band.dimension = 'age' AND band.code = records.age_band
             JOIN finest AS person_sex ON person_sex.dimension = 'sex' AND person_sex.code = records.sex
-            JOIN finest AS area ON area.dimension = 'geography' AND area.code = places.lad_code
+            JOIN finest AS area ON area.dimension = 'geography' AND area.code = records.lad_code
             JOIN levels AS nationality
                 ON nationality.member_id = country.member_id AND nationality.level = $nationality_level
             JOIN levels AS age ON age.member_id = band.member_id AND age.level = $age_level
             JOIN levels AS sex ON sex.member_id = person_sex.member_id AND sex.level = $sex_level
             JOIN levels AS geography ON geography.member_id = area.member_id AND geography.level = $geography_level
-            -- a list of constants, so that the scan reads only these quarters' records
-            WHERE records.registration_quarter = ANY($record_quarters) AND places.scan_quarter = ANY($record_quarters)
         ),
         recounted AS (
             SELECT quarter, $period_type AS period_type, nationality_member, age_member, sex_member,

@@ -1,25 +1,23 @@
 -- The finest cells: the count and cell key of each (registration quarter, country of nationality, age band, sex,
 -- local authority or Overseas or Unknown) that has registrations. A registration counts in its registration
 -- quarter, its scan's (late registrations included), by what stat.registrations holds of it and where
--- stat.geocoded_registrations places it. Every published cell, at any level and for a quarter or the year to one,
--- is derived from these (sql/derived_cells.sql): its count and its record-key sum modulo the key range are sums over
--- its finest cells, so they are exactly its own records'. Members are the integer ids of `stat.cube_dimensions`.
+-- stat.geocoded_registrations places it (placed_registrations.sql). Every published cell, at any level and for a
+-- quarter or the year to one, is derived from these (derived_cells.sql): its count and its record-key sum modulo the
+-- key range are sums over its finest cells, so they are exactly its own records'. Members are the integer ids of
+-- `stat.cube_dimensions`.
 WITH members AS (
     SELECT member_id, dimension, level, code FROM stat.cube_dimensions
 ),
 cells AS (
     SELECT
-        registrations.registration_quarter AS quarter,
-        registrations.nationality,
-        registrations.age_band,
-        registrations.sex,
-        places.lad_code,
+        registration_quarter AS quarter,
+        nationality,
+        age_band,
+        sex,
+        lad_code,
         count(*) AS registrations,
-        sum(registrations.record_key) AS record_key_sum
-    FROM stat.registrations
-    -- a registration's scan quarter is its registration quarter: both sides read only the run's quarters
-    JOIN stat.geocoded_registrations AS places USING (scan_quarter, line_number)
-    WHERE registrations.registration_quarter = ANY($quarters) AND places.scan_quarter = ANY($quarters)
+        sum(record_key) AS record_key_sum
+    FROM placed_registrations($quarters)
     GROUP BY ALL
 )
 SELECT
